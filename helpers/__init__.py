@@ -1,0 +1,45 @@
+"""Small, tested helpers shared by the notebooks.
+
+Import names explicitly, e.g. ``from helpers.utils import set_seed, get_device``. The names
+below are re-exported for convenience.
+"""
+
+from helpers.data import (
+    BUNDLED,
+    CIFAR10_CLASSES,
+    DATA_DIR,
+    HYMENOPTERA_CLASSES,
+    DataError,
+    ImageFileDataset,
+    LabelFileDataset,
+    cifar10_mini,
+    data_root,
+    hymenoptera,
+    is_image_file,
+    load_rgb,
+    scan_class_folders,
+)
+from helpers.plot import denormalize, plot_history, show_image_grid
+from helpers.utils import DEVICE_ENV_VAR, get_device, set_seed
+
+__all__ = [
+    "BUNDLED",
+    "CIFAR10_CLASSES",
+    "DATA_DIR",
+    "DEVICE_ENV_VAR",
+    "HYMENOPTERA_CLASSES",
+    "DataError",
+    "ImageFileDataset",
+    "LabelFileDataset",
+    "cifar10_mini",
+    "data_root",
+    "denormalize",
+    "get_device",
+    "hymenoptera",
+    "is_image_file",
+    "load_rgb",
+    "plot_history",
+    "scan_class_folders",
+    "set_seed",
+    "show_image_grid",
+]

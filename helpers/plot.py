@@ -1,0 +1,155 @@
+"""Pictures: image grids with labels, and training curves.
+
+Each function returns the matplotlib ``Figure`` it drew; a notebook ends the cell with
+``plt.show()``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+
+def denormalize(images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """Undo ``Normalize(mean, std)`` so that images can be shown.
+
+    Args:
+        images: Normalised images, ``(C, H, W)`` or ``(B, C, H, W)``.
+        mean: Per-channel means that were subtracted.
+        std: Per-channel standard deviations that were divided by.
+
+    Returns:
+        ``images * std + mean``, clamped to ``[0, 1]``, on the same device.
+
+    Example:
+        >>> x = torch.rand(2, 3, 8, 8)
+        >>> z = (x - 0.5) / 0.25
+        >>> torch.allclose(denormalize(z, [0.5] * 3, [0.25] * 3), x)
+        True
+    """
+    if images.dim() not in (3, 4):
+        raise ValueError(f"expected images of shape (C, H, W) or (B, C, H, W), got {tuple(images.shape)}")
+    channels = images.shape[-3]
+    if len(mean) != channels or len(std) != channels:
+        raise ValueError(f"mean and std need {channels} values (one per channel), got {len(mean)} and {len(std)}")
+    shape = (channels, 1, 1)  # broadcast over H and W (and B)
+    m = torch.as_tensor(mean, dtype=images.dtype, device=images.device).view(shape)
+    s = torch.as_tensor(std, dtype=images.dtype, device=images.device).view(shape)
+    return (images * s + m).clamp(0, 1)
+
+
+def _to_display(image: torch.Tensor) -> np.ndarray:
+    """(C, H, W) float in [0, 1] or uint8 -> (H, W, C) or (H, W) float NumPy array."""
+    image = image.detach().cpu()
+    if image.dtype == torch.uint8:
+        image = image.float() / 255
+    if image.shape[0] == 1:
+        return image[0].numpy()
+    return image.permute(1, 2, 0).numpy()  # matplotlib wants channels last
+
+
+def show_image_grid(
+    images: torch.Tensor | Sequence[torch.Tensor],
+    labels: Sequence[int] | torch.Tensor | None = None,
+    class_names: Sequence[str] | None = None,
+    preds: Sequence[int] | torch.Tensor | None = None,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+    ncols: int = 8,
+    size: float = 1.6,
+    title: str | None = None,
+) -> Figure:
+    """Show a batch of images in a grid, each titled with its label.
+
+    With ``preds``, each title reads ``pred (true)``, green when they agree and red when not.
+
+    Args:
+        images: ``(B, C, H, W)`` tensor or a list of ``(C, H, W)`` tensors (sizes may differ),
+            float in ``[0, 1]`` (or normalised, with ``mean``/``std``) or ``uint8``.
+        labels: True class indices, one per image.
+        class_names: Names for the class indices; indices are shown without them.
+        preds: Predicted class indices, one per image.
+        mean: If given with ``std``, the images are denormalised for display first.
+        std: See ``mean``.
+        ncols: Images per row.
+        size: Size of each image in inches.
+        title: Title above the grid.
+
+    Returns:
+        The figure.
+
+    Example:
+        >>> images, labels = next(iter(loader))
+        >>> show_image_grid(images[:16], labels[:16], train_set.classes, mean=MEAN, std=STD)
+        >>> plt.show()
+    """
+    batch = list(images)
+    if not batch:
+        raise ValueError("show_image_grid needs at least one image")
+    for name, values in (("labels", labels), ("preds", preds)):
+        if values is not None and len(values) != len(batch):
+            raise ValueError(f"got {len(batch)} images but {len(values)} {name}")
+    if (mean is None) != (std is None):
+        raise ValueError("pass both mean and std to undo Normalize, or neither")
+
+    def name_of(index: int) -> str:
+        return class_names[index] if class_names is not None else str(index)
+
+    ncols = max(1, min(ncols, len(batch)))
+    nrows = math.ceil(len(batch) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * (size + 0.45)), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= len(batch):
+            continue
+        image = batch[i]
+        if mean is not None and std is not None:
+            image = denormalize(image.float(), mean, std)
+        ax.imshow(_to_display(image), cmap="gray" if image.shape[0] == 1 else None)
+        if preds is not None:
+            pred = int(preds[i])
+            truth = int(labels[i]) if labels is not None else None
+            text = name_of(pred) if truth is None else f"{name_of(pred)} ({name_of(truth)})"
+            color = "black" if truth is None else ("green" if pred == truth else "red")
+            ax.set_title(text, fontsize=8, color=color)
+        elif labels is not None:
+            ax.set_title(name_of(int(labels[i])), fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_history(history: Mapping[str, Sequence[float]], title: str | None = None) -> Figure:
+    """Loss and accuracy curves from a history dict, one value per epoch.
+
+    Keys containing ``loss`` are drawn in the left panel and keys containing ``acc`` in the right
+    one, e.g. ``{"train_loss": [...], "val_loss": [...], "train_acc": [...], "val_acc": [...]}``.
+
+    Returns:
+        The figure.
+    """
+    panels = [("loss", [k for k in history if "loss" in k]), ("accuracy", [k for k in history if "acc" in k])]
+    panels = [(label, keys) for label, keys in panels if keys]
+    if not panels:
+        raise ValueError(f"history has no loss or accuracy keys: {list(history)}")
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.5), squeeze=False)
+    for ax, (label, keys) in zip(axes.flat, panels):
+        for key in keys:
+            values = list(history[key])
+            ax.plot(range(1, len(values) + 1), values, marker="o", label=key)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
