@@ -19,10 +19,18 @@ from helpers.data import (
     load_rgb,
     scan_class_folders,
 )
-from helpers.plot import denormalize, plot_history, show_image_grid
+from helpers.loading import TensorImageFolder, collate_pad, seed_worker
+from helpers.plot import denormalize, plot_history, show_image_grid, show_rows
+from helpers.transforms import AddGaussianNoise, SquarePad
 from helpers.utils import DEVICE_ENV_VAR, get_device, set_seed
 
 __all__ = [
+    "AddGaussianNoise",
+    "SquarePad",
+    "TensorImageFolder",
+    "collate_pad",
+    "seed_worker",
+    "show_rows",
     "BUNDLED",
     "CIFAR10_CLASSES",
     "DATA_DIR",

@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+from PIL import Image
+from torchvision.transforms.functional import pil_to_tensor
 
 
 def denormalize(images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
@@ -122,6 +124,56 @@ def show_image_grid(
             ax.set_title(name_of(int(labels[i])), fontsize=8)
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _as_tensor_image(image: torch.Tensor | Image.Image) -> torch.Tensor:
+    if isinstance(image, Image.Image):
+        return pil_to_tensor(image.convert("RGB") if image.mode not in ("RGB", "L") else image)
+    if not isinstance(image, torch.Tensor):
+        raise TypeError(f"expected a PIL image or a tensor, got {type(image).__name__}")
+    return image
+
+
+def show_rows(
+    rows: Mapping[str, Sequence[torch.Tensor | Image.Image]],
+    size: float = 1.6,
+    titles: Sequence[str] | None = None,
+) -> Figure:
+    """A gallery: one labelled row per entry of ``rows``, e.g. the draws of one transform.
+
+    Args:
+        rows: Row label -> images (PIL images, or ``(C, H, W)`` tensors, uint8 or float in
+            ``[0, 1]``). Rows may have different lengths and images different sizes.
+        size: Size of each image in inches.
+        titles: Optional column titles for the top row.
+
+    Returns:
+        The figure.
+
+    Example:
+        >>> flip = v2.RandomHorizontalFlip()
+        >>> show_rows({"original": [photo], "RandomHorizontalFlip": [flip(photo) for _ in range(4)]})
+        >>> plt.show()
+    """
+    if not rows or not all(len(images) for images in rows.values()):
+        raise ValueError("show_rows needs at least one image in every row")
+    ncols = max(len(images) for images in rows.values())
+    fig, axes = plt.subplots(len(rows), ncols, figsize=(ncols * size, len(rows) * size), squeeze=False)
+    for r, (label, images) in enumerate(rows.items()):
+        for c, ax in enumerate(axes[r]):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0 and titles is not None and c < len(titles):
+                ax.set_title(titles[c], fontsize=8)
+            if c >= len(images):
+                ax.axis("off")
+                continue
+            image = _as_tensor_image(images[c])
+            ax.imshow(_to_display(image), cmap="gray" if image.shape[0] == 1 else None)
+            if c == 0:
+                ax.set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
     fig.tight_layout()
     return fig
 

@@ -75,3 +75,20 @@ def test_plot_history_draws_loss_and_accuracy_panels():
     assert list(acc_ax.lines[1].get_xdata()) == [1, 2, 3]
     with pytest.raises(ValueError, match="no loss or accuracy"):
         plot_history({"lr": [0.1]})
+
+
+def test_show_rows_lays_out_labelled_rows():
+    from PIL import Image
+
+    from helpers.plot import show_rows
+
+    fig = show_rows({"original": [Image.new("RGB", (8, 6))],
+                     "flipped": [torch.rand(3, 6, 8), torch.randint(0, 256, (3, 6, 8), dtype=torch.uint8),
+                                 torch.rand(1, 4, 4)]}, titles=["a", "b"])
+    axes = fig.axes
+    assert len(axes) == 6
+    assert axes[0].get_ylabel() == "original" and axes[3].get_ylabel() == "flipped"
+    assert [ax.get_title() for ax in axes[:2]] == ["a", "b"]
+    assert not axes[1].axison and not axes[2].axison  # the short first row leaves blanks
+    with pytest.raises(ValueError):
+        show_rows({"empty": []})
