@@ -19,7 +19,7 @@ from helpers.data import (
     load_rgb,
     scan_class_folders,
 )
-from helpers.loading import TensorImageFolder, collate_pad, seed_worker
+from helpers.loading import TensorImageFolder, TextLinesStream, collate_pad, seed_worker
 from helpers.plot import denormalize, plot_history, show_image_grid, show_rows
 from helpers.transforms import AddGaussianNoise, SquarePad
 from helpers.utils import DEVICE_ENV_VAR, get_device, set_seed
@@ -28,6 +28,7 @@ __all__ = [
     "AddGaussianNoise",
     "SquarePad",
     "TensorImageFolder",
+    "TextLinesStream",
     "collate_pad",
     "seed_worker",
     "show_rows",

@@ -8,13 +8,13 @@ macOS and Windows) can import it by name.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, IterableDataset, get_worker_info
 from torchcodec.decoders import decode_image
 
 from helpers.data import DataError
@@ -110,3 +110,34 @@ class TensorImageFolder(Dataset):
         if self.transform is not None:
             image = self.transform(image)
         return image, label
+
+
+class TextLinesStream(IterableDataset):
+    """An iterable-style dataset: the lines of a text file, read lazily, in order.
+
+    Every ``DataLoader`` worker runs ``__iter__`` on its own copy of the dataset. With
+    ``split_across_workers=True`` worker ``k`` of ``n`` keeps only lines ``k, k + n, k + 2n, ...``,
+    so that the workers together yield each line once; with False every worker yields every
+    line, which is the duplication bug notebook 03 shows.
+
+    Args:
+        path: The text file.
+        split_across_workers: Share the lines out between workers (the right thing).
+
+    Example:
+        >>> loader = DataLoader(TextLinesStream("labels.txt"), batch_size=32, num_workers=2)
+    """
+
+    def __init__(self, path: str | Path, split_across_workers: bool = True) -> None:
+        self.path = Path(path)
+        self.split_across_workers = split_across_workers
+        if not self.path.is_file():
+            raise DataError(f"text file not found: {self.path}")
+
+    def __iter__(self) -> Iterator[str]:
+        info = get_worker_info()  # None in the main process
+        worker, workers = (info.id, info.num_workers) if info and self.split_across_workers else (0, 1)
+        with self.path.open() as f:
+            for number, line in enumerate(f):
+                if number % workers == worker:
+                    yield line.rstrip("\n")

@@ -78,3 +78,24 @@ def test_tensor_image_folder_names_a_bad_file(tmp_path):
     bad.write_bytes(b"\xff\xd8\xff not a jpeg")
     with pytest.raises(DataError, match=r"cannot decode .*bad\.jpg"):
         TensorImageFolder([(bad, 0)])[0]
+
+
+@pytest.mark.parametrize("workers", [0, 1, 2])
+def test_text_lines_stream_yields_each_line_once(tmp_path, workers):
+    from helpers.loading import TextLinesStream
+
+    path = tmp_path / "lines.txt"
+    path.write_text("".join(f"line {i}\n" for i in range(10)))
+    loader = DataLoader(TextLinesStream(path), batch_size=None, num_workers=workers)
+    assert sorted(loader) == sorted(f"line {i}" for i in range(10))
+
+
+def test_text_lines_stream_unsplit_duplicates_per_worker(tmp_path):
+    from helpers.loading import TextLinesStream
+
+    path = tmp_path / "lines.txt"
+    path.write_text("a\nb\nc\n")
+    loader = DataLoader(TextLinesStream(path, split_across_workers=False), batch_size=None, num_workers=2)
+    assert sorted(loader) == ["a", "a", "b", "b", "c", "c"]
+    with pytest.raises(DataError, match="text file not found"):
+        TextLinesStream(tmp_path / "missing.txt")

@@ -86,3 +86,32 @@ def test_listed_in_the_readme_index_with_a_runtime(path):
     row = re.search(rf"^\|[^\n]*{re.escape(path.name)}[^\n]*$", readme, re.M)
     assert row, f"{path.name} is missing from the README's notebook index"
     assert re.search(r"\| \d+ s \|", row.group(0)), "the index row gives no measured runtime"
+
+
+def executed_source(name: str) -> str:
+    return "\n".join("".join(c["source"]) for c in code_cells(ROOT / "notebooks" / name) if c["execution_count"])
+
+
+# What the issues promise each notebook demonstrates, in executed code.
+PROMISED = {
+    "02_transforms.ipynb": [
+        "RandomCrop", "CenterCrop", "RandomResizedCrop", "FiveCrop", "TenCrop", "RandomHorizontalFlip",
+        "RandomVerticalFlip", "RandomRotation", "Resize", "Normalize", "ToTensor", "Pad", "ColorJitter",
+        "Grayscale", "RandomGrayscale", "LinearTransformation", "RandomAffine", "Lambda", "RandomChoice",
+        "RandomApply", "RandomOrder", "ToPILImage",
+        "RandAugment", "TrivialAugmentWide", "AutoAugment", "RandomErasing", "GaussianBlur", "RandomPerspective",
+    ],
+    "03_dataloader.ipynb": [
+        "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "WeightedRandomSampler", "BatchSampler",
+        "DistributedSampler", "collate_fn", "worker_init_fn", "persistent_workers", "get_worker_info",
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(PROMISED))
+def test_promised_apis_appear_in_executed_code(name):
+    if not (ROOT / "notebooks" / name).exists():
+        pytest.fail(f"{name} is missing")
+    source = executed_source(name)
+    missing = [api for api in PROMISED[name] if not re.search(rf"\b(v2\.|v1\.)?{api}\b", source)]
+    assert not missing, f"{name} never runs: {missing}"
