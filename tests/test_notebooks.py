@@ -101,6 +101,12 @@ PROMISED = {
         "RandomApply", "RandomOrder", "ToPILImage",
         "RandAugment", "TrivialAugmentWide", "AutoAugment", "RandomErasing", "GaussianBlur", "RandomPerspective",
     ],
+    "04_nn_module.ipynb": [
+        "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "uniform_", "normal_",
+        "constant_", "eye_", "dirac_", "orthogonal_", "sparse_", "trunc_normal_", "zeros_", "ones_",
+        "calculate_gain", "ModuleList", "ModuleDict", "register_forward_hook", "resnet34", "add_module",
+        "list_models", "get_model",
+    ],
     "03_dataloader.ipynb": [
         "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "WeightedRandomSampler", "BatchSampler",
         "DistributedSampler", "collate_fn", "worker_init_fn", "persistent_workers", "get_worker_info",
