@@ -107,6 +107,18 @@ PROMISED = {
         "calculate_gain", "ModuleList", "ModuleDict", "register_forward_hook", "resnet34", "add_module",
         "list_models", "get_model",
     ],
+    "05_losses.ipynb": [
+        "L1Loss", "MSELoss", "CrossEntropyLoss", "NLLLoss", "PoissonNLLLoss", "KLDivLoss", "BCELoss",
+        "BCEWithLogitsLoss", "MarginRankingLoss", "HingeEmbeddingLoss", "MultiLabelMarginLoss", "SmoothL1Loss",
+        "SoftMarginLoss", "MultiLabelSoftMarginLoss", "CosineEmbeddingLoss", "MultiMarginLoss", "TripletMarginLoss",
+        "HuberLoss", "GaussianNLLLoss", "label_smoothing", "ignore_index", "FocalLoss",
+    ],
+    "06_optimizers_schedulers.ipynb": [
+        "SGD", "ASGD", "Rprop", "Adagrad", "Adadelta", "RMSprop", "Adam", "Adamax", "SparseAdam", "LBFGS",
+        "AdamW", "NAdam", "RAdam", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
+        "ReduceLROnPlateau", "LambdaLR", "OneCycleLR", "CosineAnnealingWarmRestarts", "CyclicLR", "LinearLR",
+        "PolynomialLR", "SequentialLR", "ChainedScheduler", "clip_grad_norm_", "add_param_group", "get_last_lr",
+    ],
     "03_dataloader.ipynb": [
         "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "WeightedRandomSampler", "BatchSampler",
         "DistributedSampler", "collate_fn", "worker_init_fn", "persistent_workers", "get_worker_info",
