@@ -20,13 +20,18 @@ from helpers.data import (
     scan_class_folders,
 )
 from helpers.loading import TensorImageFolder, TextLinesStream, collate_pad, seed_worker
+from helpers.engine import evaluate, fit, train_one_epoch
 from helpers.losses import FocalLoss
 from helpers.models import CifarResNet, ResidualBlock, SmallCNN, count_parameters
 from helpers.plot import denormalize, plot_history, show_image_grid, show_rows
-from helpers.transforms import AddGaussianNoise, SquarePad
+from helpers.transforms import AddGaussianNoise, BatchAugment, SquarePad
 from helpers.utils import DEVICE_ENV_VAR, get_device, set_seed
 
 __all__ = [
+    "BatchAugment",
+    "evaluate",
+    "fit",
+    "train_one_epoch",
     "FocalLoss",
     "CifarResNet",
     "ResidualBlock",

@@ -15,3 +15,11 @@ def test_input_pipeline_benchmark_prints_its_ratio_last():
     lines = result.stdout.strip().splitlines()
     assert re.fullmatch(r"tuned / naive = \d+\.\d\dx", lines[-1]), lines[-1]
     assert any(line.startswith("naive: median") for line in lines)
+
+
+def test_engine_overhead_benchmark_prints_its_ratio_last():
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "engine_overhead.py"), "--reps", "1"],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert re.fullmatch(r"fit / hand = \d+\.\d{3}x", lines[-1]), lines[-1]

@@ -119,6 +119,10 @@ PROMISED = {
         "ReduceLROnPlateau", "LambdaLR", "OneCycleLR", "CosineAnnealingWarmRestarts", "CyclicLR", "LinearLR",
         "PolynomialLR", "SequentialLR", "ChainedScheduler", "clip_grad_norm_", "add_param_group", "get_last_lr",
     ],
+    "07_training_loop.ipynb": [
+        "train_one_epoch", "evaluate", "fit", "zero_grad", "backward", "inference_mode", "no_grad",
+        "use_deterministic_algorithms", "amp_dtype", "restore_best", "bincount",
+    ],
     "03_dataloader.ipynb": [
         "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "WeightedRandomSampler", "BatchSampler",
         "DistributedSampler", "collate_fn", "worker_init_fn", "persistent_workers", "get_worker_info",
