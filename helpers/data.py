@@ -174,7 +174,24 @@ def hymenoptera(split: Split, transform: Callable[[Any], Any] | None = None) -> 
     return ImageFolder(data_root("hymenoptera", split), transform=transform, loader=load_rgb)
 
 
-class ImageFileDataset(Dataset):
+class _ImageListDataset(Dataset):
+    """Shared by the datasets below: ``self.samples`` of ``(path, label)``, loaded with ``load_rgb``."""
+
+    samples: list[tuple[Path, int]]
+    transform: Callable[[Image.Image], Any] | None
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> tuple[Any, int]:
+        path, label = self.samples[index]
+        image = load_rgb(path)  # raises DataError naming the file if it cannot be decoded
+        if self.transform is not None:
+            image = self.transform(image)
+        return image, label
+
+
+class ImageFileDataset(_ImageListDataset):
     """A folder-per-class image dataset written by hand, as notebook 01 builds it.
 
     It does what ``ImageFolder`` does, with two differences that make bad data visible: a file
@@ -205,16 +222,6 @@ class ImageFileDataset(Dataset):
         self.classes, self.samples, self.skipped = scan_class_folders(self.root, extensions, skip_other_files)
         self.class_to_idx = {cls: i for i, cls in enumerate(self.classes)}
 
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __getitem__(self, index: int) -> tuple[Any, int]:
-        path, label = self.samples[index]
-        image = load_rgb(path)
-        if self.transform is not None:
-            image = self.transform(image)
-        return image, label
-
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(root={str(self.root)!r}, {len(self)} images, "
@@ -222,7 +229,7 @@ class ImageFileDataset(Dataset):
         )
 
 
-class LabelFileDataset(Dataset):
+class LabelFileDataset(_ImageListDataset):
     """Images listed in a text file of ``<relative path> <integer label>`` lines.
 
     The older tutorials build CIFAR this way: a labels file next to the images, one line per
@@ -267,13 +274,3 @@ class LabelFileDataset(Dataset):
             self.samples.append((path, int(parts[1])))
         if not self.samples:
             raise DataError(f"{self.labels_file} lists no images")
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __getitem__(self, index: int) -> tuple[Any, int]:
-        path, label = self.samples[index]
-        image = load_rgb(path)
-        if self.transform is not None:
-            image = self.transform(image)
-        return image, label

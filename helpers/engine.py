@@ -19,6 +19,24 @@ from tqdm.auto import tqdm
 Batch = tuple[torch.Tensor, torch.Tensor]
 
 
+class _Metrics:
+    """Running loss and accuracy, weighted by batch size (a smaller last batch counts for what it holds)."""
+
+    def __init__(self) -> None:
+        self.total_loss, self.correct, self.seen = 0.0, 0, 0
+
+    def update(self, loss: float, outputs: torch.Tensor, targets: torch.Tensor) -> None:
+        n = len(targets)
+        self.total_loss += loss * n  # loss is the batch mean
+        self.correct += (outputs.argmax(dim=1) == targets).sum().item()
+        self.seen += n
+
+    def result(self, what: str) -> dict[str, float]:
+        if self.seen == 0:
+            raise ValueError(f"the {what} loader yielded no batches")
+        return {"loss": self.total_loss / self.seen, "acc": self.correct / self.seen, "n": self.seen}
+
+
 def _autocast(device: torch.device, amp_dtype: torch.dtype | None) -> torch.autocast:
     return torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=amp_dtype is not None)
 
@@ -63,7 +81,7 @@ def train_one_epoch(
         FloatingPointError: The loss became NaN or infinite; the message names epoch and batch.
     """
     model.train()
-    total_loss, correct, seen = 0.0, 0, 0
+    metrics = _Metrics()
     batches = tqdm(loader, desc=f"epoch {epoch}", leave=False) if progress else loader
     for i, (inputs, targets) in enumerate(batches, start=1):
         inputs, targets = inputs.to(device, non_blocking=True), targets.to(device, non_blocking=True)
@@ -89,13 +107,8 @@ def train_one_epoch(
             optimizer.step()
         if scheduler is not None:
             scheduler.step()
-        n = len(targets)
-        total_loss += value * n
-        correct += (outputs.argmax(dim=1) == targets).sum().item()
-        seen += n
-    if seen == 0:
-        raise ValueError("the training loader yielded no batches")
-    return {"loss": total_loss / seen, "acc": correct / seen, "n": seen}
+        metrics.update(value, outputs, targets)
+    return metrics.result("training")
 
 
 def evaluate(
@@ -111,18 +124,13 @@ def evaluate(
         ``{"loss": mean loss, "acc": accuracy, "n": number of samples}``, weighted by batch size.
     """
     model.eval()
-    total_loss, correct, seen = 0.0, 0, 0
+    metrics = _Metrics()
     with torch.inference_mode(), _autocast(device, amp_dtype):
         for inputs, targets in loader:
             inputs, targets = inputs.to(device, non_blocking=True), targets.to(device, non_blocking=True)
             outputs = model(inputs)
-            n = len(targets)
-            total_loss += loss_fn(outputs, targets).item() * n
-            correct += (outputs.argmax(dim=1) == targets).sum().item()
-            seen += n
-    if seen == 0:
-        raise ValueError("the evaluation loader yielded no batches")
-    return {"loss": total_loss / seen, "acc": correct / seen, "n": seen}
+            metrics.update(loss_fn(outputs, targets).item(), outputs, targets)
+    return metrics.result("evaluation")
 
 
 def fit(
