@@ -23,12 +23,14 @@ class _Metrics:
     """Running loss and accuracy, weighted by batch size (a smaller last batch counts for what it holds)."""
 
     def __init__(self) -> None:
-        self.total_loss, self.correct, self.seen = 0.0, 0, 0
+        self.total_loss: float = 0.0
+        self.correct: int = 0
+        self.seen: int = 0
 
     def update(self, loss: float, outputs: torch.Tensor, targets: torch.Tensor) -> None:
         n = len(targets)
         self.total_loss += loss * n  # loss is the batch mean
-        self.correct += (outputs.argmax(dim=1) == targets).sum().item()
+        self.correct += int((outputs.argmax(dim=1) == targets).sum().item())
         self.seen += n
 
     def result(self, what: str) -> dict[str, float]:
