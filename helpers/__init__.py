@@ -1,66 +1,45 @@
 """Small, tested helpers shared by the notebooks.
 
-Import names explicitly, e.g. ``from helpers.utils import set_seed, get_device``. The names
-below are re-exported for convenience.
+Import names explicitly from their module, e.g. ``from helpers.utils import set_seed``. The
+names below are also available as ``helpers.<name>``; they are imported on first use, so
+``import helpers`` (and a ``DataLoader`` worker that imports it) stays cheap and pulls in
+neither matplotlib nor TorchCodec until a function that needs them is called.
 """
 
-from helpers.data import (
-    BUNDLED,
-    CIFAR10_CLASSES,
-    DATA_DIR,
-    HYMENOPTERA_CLASSES,
-    DataError,
-    ImageFileDataset,
-    LabelFileDataset,
-    cifar10_mini,
-    data_root,
-    hymenoptera,
-    is_image_file,
-    load_rgb,
-    scan_class_folders,
-)
-from helpers.loading import TensorImageFolder, TextLinesStream, collate_pad, seed_worker
-from helpers.engine import evaluate, fit, train_one_epoch
-from helpers.losses import FocalLoss
-from helpers.models import CifarResNet, ResidualBlock, SmallCNN, count_parameters
-from helpers.plot import denormalize, plot_history, show_image_grid, show_rows
-from helpers.transforms import AddGaussianNoise, BatchAugment, SquarePad
-from helpers.utils import DEVICE_ENV_VAR, get_device, set_seed
+from __future__ import annotations
 
-__all__ = [
-    "BatchAugment",
-    "evaluate",
-    "fit",
-    "train_one_epoch",
-    "FocalLoss",
-    "CifarResNet",
-    "ResidualBlock",
-    "SmallCNN",
-    "count_parameters",
-    "AddGaussianNoise",
-    "SquarePad",
-    "TensorImageFolder",
-    "TextLinesStream",
-    "collate_pad",
-    "seed_worker",
-    "show_rows",
-    "BUNDLED",
-    "CIFAR10_CLASSES",
-    "DATA_DIR",
-    "DEVICE_ENV_VAR",
-    "HYMENOPTERA_CLASSES",
-    "DataError",
-    "ImageFileDataset",
-    "LabelFileDataset",
-    "cifar10_mini",
-    "data_root",
-    "denormalize",
-    "get_device",
-    "hymenoptera",
-    "is_image_file",
-    "load_rgb",
-    "plot_history",
-    "scan_class_folders",
-    "set_seed",
-    "show_image_grid",
-]
+import importlib
+from typing import Any
+
+#: Public name -> module that defines it.
+_EXPORTS: dict[str, str] = {
+    **dict.fromkeys(["BUNDLED", "CIFAR10_CLASSES", "DATA_DIR", "HYMENOPTERA_CLASSES", "IMAGENET_MEAN",
+                     "IMAGENET_STD", "cifar10_mini", "cifar10_mini_tensors", "data_root", "hymenoptera"],
+                    "helpers.data"),
+    **dict.fromkeys(["DataError", "ImageFileDataset", "LabelFileDataset", "TensorImageFolder", "TextLinesStream",
+                     "is_image_file", "load_rgb", "scan_class_folders"], "helpers.datasets"),
+    **dict.fromkeys(["Callback", "EarlyStopping"], "helpers.callbacks"),
+    **dict.fromkeys(["evaluate", "fit", "train_one_epoch"], "helpers.engine"),
+    **dict.fromkeys(["BatchAugment", "collate_pad", "seed_worker"], "helpers.loading"),
+    **dict.fromkeys(["FocalLoss"], "helpers.losses"),
+    **dict.fromkeys(["CifarResNet", "ResidualBlock", "SmallCNN", "count_parameters"], "helpers.models"),
+    **dict.fromkeys(["denormalize", "plot_history", "show_image_grid", "show_rows"], "helpers.plot"),
+    **dict.fromkeys(["AddGaussianNoise", "SquarePad"], "helpers.transforms"),
+    **dict.fromkeys(["DEVICE_ENV_VAR", "PerWorkerGenerator", "check_device", "get_device", "set_seed"],
+                    "helpers.utils"),
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    # PEP 562: import the defining module only when one of its names is first asked for.
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'helpers' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

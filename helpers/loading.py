@@ -1,5 +1,5 @@
-"""What a ``DataLoader`` needs besides a dataset: collate functions, worker seeding, and a
-dataset that decodes JPEGs straight into tensors.
+"""What a ``DataLoader`` needs besides a dataset: collate functions that build (and augment)
+whole batches, and worker seeding.
 
 All of it lives in a module so that worker processes started with ``spawn`` (the default on
 macOS and Windows) can import it by name.
@@ -8,21 +8,19 @@ macOS and Windows) can import it by name.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, IterableDataset, get_worker_info
-from torchcodec.decoders import decode_image
+from torch.utils.data import get_worker_info
 
-from helpers.data import DataError
+from helpers.utils import PerWorkerGenerator
 
 
 def collate_pad(
-    batch: Sequence[tuple[torch.Tensor, int]], fill: float = 0.0
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    batch: Sequence[tuple[torch.Tensor, int]], fill: float = 0.0, with_mask: bool = True
+) -> tuple[torch.Tensor, ...]:
     """Batch images of different sizes by padding each to the batch's largest height and width.
 
     The default collate function stacks samples and fails on images of different sizes; this
@@ -31,10 +29,14 @@ def collate_pad(
     Args:
         batch: ``(image, label)`` pairs, images ``(C, H_i, W_i)`` with the same ``C`` and dtype.
         fill: Value of the padded pixels.
+        with_mask: Return the mask too. ``helpers.engine`` takes ``(inputs, targets)`` batches:
+            pass ``collate_fn=functools.partial(collate_pad, with_mask=False)`` to train with it
+            (a ``partial`` of a module-level function can be sent to worker processes; a lambda cannot).
 
     Returns:
         ``(images, mask, labels)``: ``(B, C, H_max, W_max)`` images, a ``(B, H_max, W_max)``
-        bool mask that is True on real pixels, and ``(B,)`` int64 labels.
+        bool mask that is True on real pixels, and ``(B,)`` int64 labels; without the mask when
+        ``with_mask=False``.
 
     Example:
         >>> loader = DataLoader(dataset, batch_size=8, collate_fn=collate_pad)
@@ -55,89 +57,124 @@ def collate_pad(
         out[i, :, : im.shape[1], : im.shape[2]] = im
         mask[i, : im.shape[1], : im.shape[2]] = True
     labels = torch.tensor([int(label) for _, label in batch], dtype=torch.int64)
-    return out, mask, labels
+    return (out, mask, labels) if with_mask else (out, labels)
 
 
 def seed_worker(worker_id: int) -> None:
-    """``worker_init_fn`` that seeds Python's ``random`` and NumPy in each worker.
+    """``worker_init_fn`` that reseeds the random generators a worker's dataset carries.
 
-    PyTorch seeds each worker's torch generator from the loader's ``generator`` (base seed +
-    worker id), but not ``random`` or NumPy; transforms that use them would repeat the same
-    "random" numbers in every worker, and differ between runs. This derives both from torch's
-    per-worker seed.
+    What PyTorch already does: each worker seeds Python's ``random``, ``torch`` and NumPy's
+    global generator (``np.random.*``) from ``base_seed + worker_id``, where ``base_seed`` is
+    drawn from the loader's ``generator`` every epoch (``torch/utils/data/_utils/worker.py``).
+    So transforms that use those global generators already differ between workers and epochs,
+    and repeat when the loader's generator is seeded.
+
+    What it cannot reach: generator *objects* you created (``np.random.default_rng(0)``,
+    ``torch.Generator()``, ``random.Random(0)``) and stored on the dataset or its transform.
+    Every worker receives a copy of the same state, so every worker draws the same numbers.
+    This function reseeds each such generator found on the dataset (and on the objects it holds,
+    one level down, such as ``dataset.transform``) from the worker's own seed.
+
+    Args:
+        worker_id: Passed by the ``DataLoader``; the worker's seed already includes it.
 
     Example:
         >>> DataLoader(ds, num_workers=2, worker_init_fn=seed_worker,
         ...            generator=torch.Generator().manual_seed(0))
     """
-    seed = torch.initial_seed() % 2**32  # already base_seed + worker_id
-    random.seed(seed)
-    np.random.seed(seed)
+    info = get_worker_info()
+    if info is None:  # called by hand in the main process: nothing to do
+        return
+    found = 0
+    for owner in [info.dataset, *vars(info.dataset).values()]:
+        if not hasattr(owner, "__dict__"):
+            continue
+        for name, value in list(vars(owner).items()):
+            seed = (info.seed + 1_000_003 * found) % 2**63  # a different stream per generator found
+            if isinstance(value, np.random.Generator):
+                setattr(owner, name, np.random.Generator(type(value.bit_generator)(seed)))
+            elif isinstance(value, torch.Generator):
+                value.manual_seed(seed)
+            elif isinstance(value, random.Random):
+                value.seed(seed)
+            else:
+                continue
+            found += 1
 
 
-class TensorImageFolder(Dataset):
-    """Image files decoded by TorchCodec straight into ``uint8`` tensors ``(3, H, W)``.
+class BatchAugment:
+    """A ``collate_fn`` that stacks ``uint8`` images and augments the whole batch at once.
 
-    Skips PIL: ``torchcodec.decoders.decode_image`` decodes JPEG, PNG, WebP and GIF files into
-    RGB tensors, which the ``transforms.v2`` pipeline then works on directly. (It replaces
-    ``torchvision.io.decode_image``, deprecated since torchvision 0.29.)
+    For small images already decoded into memory (CIFAR), augmenting a batch in a few tensor
+    operations is much cheaper than running a transform pipeline per image. Per image, with
+    independent random draws: a random crop of the original size from the image padded by
+    ``crop_padding`` pixels (reflect), and a horizontal flip with probability 0.5. Then conversion
+    to float in ``[0, 1]`` and normalisation.
 
     Args:
-        samples: ``(path, label)`` pairs, e.g. ``ImageFolder(root).samples``.
-        transform: Applied to each ``(3, H, W)`` uint8 tensor.
+        mean: Per-channel means for ``Normalize``.
+        std: Per-channel standard deviations.
+        crop_padding: Padding for the random crop; 0 disables cropping.
+        flip: Random horizontal flips.
+        generator: Optional seeded ``torch.Generator`` for repeatable draws (else the global
+            one). In ``DataLoader`` workers each worker derives its own stream from it and the
+            worker's seed, so workers and epochs do not repeat each other's crops and flips.
+        channels_last: Return the batch in ``torch.channels_last`` memory format (NHWC), which
+            CPU and GPU convolution kernels often run faster on; pair it with
+            ``model.to(memory_format=torch.channels_last)``.
 
-    Raises:
-        DataError: From ``__getitem__``, naming a file that cannot be read or decoded.
+    Returns (when called on a list of ``(uint8 (C, H, W), label)`` samples):
+        ``(float32 (B, C, H, W), int64 (B,))``.
+
+    Example:
+        >>> train_loader = DataLoader(TensorDataset(images_uint8, labels), batch_size=128, shuffle=True,
+        ...                           collate_fn=BatchAugment(MEAN, STD, crop_padding=4, flip=True))
     """
 
     def __init__(
         self,
-        samples: Sequence[tuple[str | Path, int]],
-        transform: Callable[[torch.Tensor], Any] | None = None,
+        mean: tuple[float, ...] | list[float],
+        std: tuple[float, ...] | list[float],
+        crop_padding: int = 0,
+        flip: bool = False,
+        generator: torch.Generator | None = None,
+        channels_last: bool = False,
     ) -> None:
-        self.samples = [(Path(p), int(y)) for p, y in samples]
-        self.transform = transform
+        if crop_padding < 0:
+            raise ValueError(f"crop_padding must be >= 0, got {crop_padding}")
+        self.mean = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
+        self.std = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
+        if self.mean.shape != self.std.shape:
+            raise ValueError(f"mean and std need the same length (one value per channel), got {len(mean)} and {len(std)}")
+        self.crop_padding = crop_padding
+        self.flip = flip
+        self.generator = PerWorkerGenerator(generator)
+        self.channels_last = channels_last
 
-    def __len__(self) -> int:
-        return len(self.samples)
+    def __call__(self, samples: list[tuple[torch.Tensor, Any]]) -> tuple[torch.Tensor, torch.Tensor]:
+        images = torch.stack([image for image, _ in samples])                 # (B, C, H, W) uint8
+        labels = torch.as_tensor([int(label) for _, label in samples], dtype=torch.int64)
+        if images.dtype != torch.uint8:
+            raise TypeError(f"BatchAugment expects uint8 images, got {images.dtype}")
+        b, c, h, w = images.shape
+        if c != self.mean.shape[1]:
+            raise ValueError(f"BatchAugment got {c}-channel images but mean and std for {self.mean.shape[1]} channels; "
+                             f"pass {c} values each")
+        generator = self.generator.get()
+        x = images.float().div_(255)
+        if self.crop_padding:
+            p = self.crop_padding
+            padded = torch.nn.functional.pad(x, (p, p, p, p), mode="reflect")  # (B, C, H + 2p, W + 2p)
+            offsets = torch.randint(0, 2 * p + 1, (b, 2), generator=generator)
+            x = torch.stack([padded[i, :, dy:dy + h, dx:dx + w] for i, (dy, dx) in enumerate(offsets.tolist())])
+        if self.flip:
+            flips = torch.rand(b, generator=generator) < 0.5
+            x = torch.where(flips.view(b, 1, 1, 1), x.flip(-1), x)
+        x = (x - self.mean) / self.std
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)  # same values, NHWC strides
+        return x, labels
 
-    def __getitem__(self, index: int) -> tuple[Any, int]:
-        path, label = self.samples[index]
-        try:
-            image = decode_image(path, mode="RGB")  # (3, H, W) uint8; a GIF's first frame
-        except (RuntimeError, OSError, ValueError) as e:
-            raise DataError(f"cannot decode {path}: {e}") from e
-        if self.transform is not None:
-            image = self.transform(image)
-        return image, label
-
-
-class TextLinesStream(IterableDataset):
-    """An iterable-style dataset: the lines of a text file, read lazily, in order.
-
-    Every ``DataLoader`` worker runs ``__iter__`` on its own copy of the dataset. With
-    ``split_across_workers=True`` worker ``k`` of ``n`` keeps only lines ``k, k + n, k + 2n, ...``,
-    so that the workers together yield each line once; with False every worker yields every
-    line, which is the duplication bug notebook 03 shows.
-
-    Args:
-        path: The text file.
-        split_across_workers: Share the lines out between workers (the right thing).
-
-    Example:
-        >>> loader = DataLoader(TextLinesStream("labels.txt"), batch_size=32, num_workers=2)
-    """
-
-    def __init__(self, path: str | Path, split_across_workers: bool = True) -> None:
-        self.path = Path(path)
-        self.split_across_workers = split_across_workers
-        if not self.path.is_file():
-            raise DataError(f"text file not found: {self.path}")
-
-    def __iter__(self) -> Iterator[str]:
-        info = get_worker_info()  # None in the main process
-        worker, workers = (info.id, info.num_workers) if info and self.split_across_workers else (0, 1)
-        with self.path.open() as f:
-            for number, line in enumerate(f):
-                if number % workers == worker:
-                    yield line.rstrip("\n")
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(crop_padding={self.crop_padding}, flip={self.flip}, "
+                f"channels_last={self.channels_last})")

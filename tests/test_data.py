@@ -13,14 +13,14 @@ from torchvision.transforms import v2
 import helpers.data as hd
 from helpers.data import (
     CIFAR10_CLASSES,
-    DataError,
-    ImageFileDataset,
-    LabelFileDataset,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
     cifar10_mini,
+    cifar10_mini_tensors,
     data_root,
     hymenoptera,
-    load_rgb,
 )
+from helpers.datasets import DataError
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 TO_TENSOR = v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])
@@ -144,104 +144,18 @@ def test_data_root_explains_how_to_build(tmp_path, monkeypatch):
         data_root("cifar10-mini", "train")
 
 
-# --- load_rgb and ImageFileDataset ------------------------------------------------------------
-
-@pytest.mark.parametrize("mode,color", [("L", 7), ("P", 3), ("RGBA", (1, 2, 3, 4)), ("CMYK", (1, 2, 3, 4))])
-def test_load_rgb_gives_three_channels(tmp_path, mode, color):
-    path = make_image(tmp_path / f"x.{'jpg' if mode in ('L', 'CMYK') else 'png'}", color=color, mode=mode)
-    assert load_rgb(path).mode == "RGB"
-
-
-def test_load_rgb_names_truncated_and_fake_images(tmp_path):
-    photo = make_image(tmp_path / "photo.jpg", size=(64, 64))
-    photo.write_bytes(photo.read_bytes()[:200])
-    with pytest.raises(DataError, match=r"cannot read .*photo\.jpg as an image"):
-        load_rgb(photo)
-    fake = tmp_path / "fake.jpg"
-    fake.write_text("hello")
-    with pytest.raises(DataError, match=r"fake\.jpg"):
-        load_rgb(fake)
-    with pytest.raises(DataError, match=r"missing\.jpg"):
-        load_rgb(tmp_path / "missing.jpg")
+def test_cifar10_mini_tensors_equal_decoding_by_hand():
+    images, labels, classes = cifar10_mini_tensors("val")
+    folder = ImageFolder(data_root("cifar10-mini", "val"), transform=v2.PILToTensor())
+    assert images.shape == (1000, 3, 32, 32) and images.dtype == torch.uint8 and labels.dtype == torch.int64
+    assert classes == folder.classes == list(CIFAR10_CLASSES)
+    for i in (0, 417, 999):
+        image, label = folder[i]
+        assert torch.equal(images[i], image) and labels[i] == label
 
 
-def test_image_file_dataset_matches_image_folder(tree):
-    ours = ImageFileDataset(tree, transform=TO_TENSOR)
-    theirs = ImageFolder(tree, transform=TO_TENSOR)
-    assert ours.classes == theirs.classes and ours.class_to_idx == theirs.class_to_idx
-    assert [(str(p), y) for p, y in ours.samples] == theirs.samples
-    for i in range(len(theirs)):
-        torch.testing.assert_close(ours[i][0], theirs[i][0])
-        assert ours[i][1] == theirs[i][1]
+def test_imagenet_statistics_are_torchvisions():
+    from torchvision.models import ResNet18_Weights
 
-
-def test_image_file_dataset_names_a_non_image_file(tree):
-    (tree / "dogs" / "readme.txt").write_text("hi")
-    with pytest.raises(DataError, match=r"dogs/readme\.txt is not an image file"):
-        ImageFileDataset(tree)
-    ds = ImageFileDataset(tree, skip_other_files=True)
-    assert [p.name for p in ds.skipped] == ["readme.txt"]
-    assert len(ds) == 4 and "skipped=1" in repr(ds)
-
-
-def test_image_file_dataset_ignores_hidden_files(tree):
-    (tree / "cats" / ".DS_Store").write_bytes(b"\0")
-    (tree / ".ipynb_checkpoints").mkdir()
-    ds = ImageFileDataset(tree)
-    assert ds.classes == ["cats", "dogs"] and len(ds) == 4
-
-
-def test_image_file_dataset_names_an_empty_class_folder(tree):
-    (tree / "birds").mkdir()
-    with pytest.raises(DataError, match=r"class folder .*pets/birds holds no image files"):
-        ImageFileDataset(tree)
-
-
-def test_image_file_dataset_names_missing_root(tmp_path):
-    with pytest.raises(DataError, match="dataset folder not found"):
-        ImageFileDataset(tmp_path / "nope")
-    with pytest.raises(DataError, match="holds no class folders"):
-        ImageFileDataset(tmp_path)
-
-
-def test_image_file_dataset_names_a_corrupt_image(tree):
-    (tree / "dogs" / "d.JPG").write_bytes(b"\xff\xd8 not really")
-    ds = ImageFileDataset(tree)
-    with pytest.raises(DataError, match=r"d\.JPG"):
-        ds[3]
-
-
-def test_image_file_dataset_works_in_worker_processes(tree):
-    ds = ImageFileDataset(tree, transform=v2.Compose([TO_TENSOR, v2.Resize((4, 4))]))
-    loader = DataLoader(ds, batch_size=2, num_workers=2, multiprocessing_context="spawn")
-    labels = torch.cat([y for _, y in loader])
-    assert labels.tolist() == [0, 0, 1, 1]
-
-
-# --- LabelFileDataset -----------------------------------------------------------------------
-
-def test_label_file_dataset_reads_lines(tree):
-    labels = tree / "labels.txt"
-    labels.write_text("# path label\ncats/a.jpg 0\n\ndogs/c.jpeg 1\n")
-    ds = LabelFileDataset(labels, transform=TO_TENSOR)
-    assert len(ds) == 2
-    image, label = ds[1]
-    assert image.shape == (3, 4, 6) and label == 1
-
-
-@pytest.mark.parametrize("text,match", [
-    ("cats/a.jpg\n", r"labels\.txt:1: expected '<path> <integer label>'"),
-    ("cats/a.jpg 0\ncats/a.jpg cat\n", r"labels\.txt:2: expected"),
-    ("cats/a.jpg 0\ncats/zzz.jpg 0\n", r"labels\.txt:2: image file .*zzz\.jpg not found"),
-    ("# nothing\n", r"lists no images"),
-])
-def test_label_file_dataset_names_the_bad_line(tree, text, match):
-    labels = tree / "labels.txt"
-    labels.write_text(text)
-    with pytest.raises(DataError, match=match):
-        LabelFileDataset(labels)
-
-
-def test_label_file_dataset_missing_file(tmp_path):
-    with pytest.raises(DataError, match="labels file not found"):
-        LabelFileDataset(tmp_path / "labels.txt")
+    preset = ResNet18_Weights.IMAGENET1K_V1.transforms()
+    assert tuple(preset.mean) == IMAGENET_MEAN and tuple(preset.std) == IMAGENET_STD

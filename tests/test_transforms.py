@@ -59,41 +59,18 @@ def test_gaussian_noise_rejects_what_it_cannot_handle():
         AddGaussianNoise(-1)
 
 
-def test_batch_augment_without_augmentation_is_normalize():
-    from helpers.transforms import BatchAugment
+def test_gaussian_noise_generator_differs_per_worker():
+    class Noisy(torch.utils.data.Dataset):
+        def __init__(self):
+            self.transform = AddGaussianNoise(0.1, generator=torch.Generator().manual_seed(0))
 
-    images = torch.randint(0, 256, (4, 3, 8, 8), dtype=torch.uint8)
-    x, y = BatchAugment((0.5, 0.4, 0.3), (0.2, 0.2, 0.2))([(im, i) for i, im in enumerate(images)])
-    expected = v2.Normalize((0.5, 0.4, 0.3), (0.2, 0.2, 0.2))(images.float() / 255)
-    torch.testing.assert_close(x, expected)
-    assert y.tolist() == [0, 1, 2, 3] and y.dtype == torch.int64
-    nhwc, _ = BatchAugment((0.5, 0.4, 0.3), (0.2, 0.2, 0.2), channels_last=True)([(im, 0) for im in images])
-    assert nhwc.is_contiguous(memory_format=torch.channels_last) and torch.equal(nhwc, x)
+        def __len__(self):
+            return 2
 
+        def __getitem__(self, i):
+            return self.transform(torch.full((1, 2, 2), 0.5))
 
-def test_batch_augment_crops_and_flips_each_image_independently():
-    from helpers.transforms import BatchAugment
-
-    image = torch.arange(3 * 8 * 8).view(3, 8, 8).to(torch.uint8)
-    augment = BatchAugment((0.0,) * 3, (1.0,) * 3, crop_padding=2, flip=True, generator=torch.Generator().manual_seed(0))
-    x, _ = augment([(image, 0)] * 64)
-    assert x.shape == (64, 3, 8, 8)
-    distinct = {tuple(v.flatten().tolist()) for v in x}
-    assert len(distinct) > 10                       # different crops/flips per image
-    # every output is a crop of the reflect-padded image, possibly flipped
-    padded = torch.nn.functional.pad(image.float()[None] / 255, (2, 2, 2, 2), mode="reflect")[0]
-    crops = {tuple(padded[:, dy:dy + 8, dx:dx + 8].flatten().tolist()) for dy in range(5) for dx in range(5)}
-    crops |= {tuple(padded[:, dy:dy + 8, dx:dx + 8].flip(-1).flatten().tolist()) for dy in range(5) for dx in range(5)}
-    assert distinct <= crops
-    again, _ = BatchAugment((0.0,) * 3, (1.0,) * 3, crop_padding=2, flip=True,
-                            generator=torch.Generator().manual_seed(0))([(image, 0)] * 64)
-    assert torch.equal(x, again)
-
-
-def test_batch_augment_rejects_float_images():
-    from helpers.transforms import BatchAugment
-
-    with pytest.raises(TypeError, match="uint8"):
-        BatchAugment((0.0,), (1.0,))([(torch.zeros(1, 4, 4), 0)])
-    with pytest.raises(ValueError, match="crop_padding"):
-        BatchAugment((0.0,), (1.0,), crop_padding=-1)
+    loader = torch.utils.data.DataLoader(Noisy(), batch_size=1, num_workers=2, multiprocessing_context="fork",
+                                         generator=torch.Generator().manual_seed(0))
+    a, b = list(loader)                                   # one sample from each worker
+    assert not torch.equal(a, b)
