@@ -18,16 +18,26 @@ from PIL import Image
 from torchvision.transforms.functional import pil_to_tensor
 
 
+def _not_normalised(where: str, dtype: torch.dtype) -> TypeError:
+    return TypeError(f"{where} expects normalised images, which are floating point; got {dtype}. A uint8 image "
+                     "is not normalised: show it directly (without mean and std), or convert it with "
+                     ".float() / 255 first")
+
+
 def denormalize(images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
     """Undo ``Normalize(mean, std)`` so that images can be shown.
 
     Args:
-        images: Normalised images, ``(C, H, W)`` or ``(B, C, H, W)``.
+        images: Normalised images, ``(C, H, W)`` or ``(B, C, H, W)``, floating point (``Normalize``
+            only ever produces floats; a ``uint8`` image is not normalised).
         mean: Per-channel means that were subtracted.
         std: Per-channel standard deviations that were divided by.
 
     Returns:
         ``images * std + mean``, clamped to ``[0, 1]``, on the same device.
+
+    Raises:
+        TypeError: ``images`` is not floating point.
 
     Example:
         >>> x = torch.rand(2, 3, 8, 8)
@@ -35,6 +45,9 @@ def denormalize(images: torch.Tensor, mean: Sequence[float], std: Sequence[float
         >>> torch.allclose(denormalize(z, [0.5] * 3, [0.25] * 3), x)
         True
     """
+    if not images.is_floating_point():
+        # Casting mean and std to an integer dtype would turn them into 0 and give black images.
+        raise _not_normalised("denormalize", images.dtype)
     if images.dim() not in (3, 4):
         raise ValueError(f"expected images of shape (C, H, W) or (B, C, H, W), got {tuple(images.shape)}")
     channels = images.shape[-3]
@@ -46,11 +59,23 @@ def denormalize(images: torch.Tensor, mean: Sequence[float], std: Sequence[float
     return (images * s + m).clamp(0, 1)
 
 
+def _check_image(image: torch.Tensor) -> None:
+    """Refuse what matplotlib would reject with "Invalid shape" only once the figure is half drawn."""
+    if image.dim() != 3 or image.shape[0] not in (1, 3, 4):
+        channels_last = image.dim() == 3 and image.shape[-1] in (1, 3, 4)
+        hint = " (channels last? use image.permute(2, 0, 1))" if channels_last else ""
+        raise ValueError(f"expected an image of shape (C, H, W) with 1, 3 or 4 channels, "
+                         f"got {tuple(image.shape)}{hint}")
+
+
 def _to_display(image: torch.Tensor) -> np.ndarray:
     """(C, H, W) float in [0, 1] or uint8 -> (H, W, C) or (H, W) float NumPy array."""
+    _check_image(image)
     image = image.detach().cpu()
     if image.dtype == torch.uint8:
         image = image.float() / 255
+    elif image.is_floating_point():
+        image = image.float()  # NumPy has no bfloat16 (an AMP model's output, say)
     if image.shape[0] == 1:
         return image[0].numpy()
     return image.permute(1, 2, 0).numpy()  # matplotlib wants channels last
@@ -73,9 +98,11 @@ def show_image_grid(
 
     Args:
         images: ``(B, C, H, W)`` tensor or a list of ``(C, H, W)`` tensors (sizes may differ),
-            float in ``[0, 1]`` (or normalised, with ``mean``/``std``) or ``uint8``.
+            float in ``[0, 1]`` (or normalised, with ``mean``/``std``) or ``uint8`` (never
+            normalised: passing ``mean``/``std`` with it is a ``TypeError``).
         labels: True class indices, one per image.
-        class_names: Names for the class indices; indices are shown without them.
+        class_names: Names for the class indices (every label and prediction must index it);
+            indices are shown without them.
         preds: Predicted class indices, one per image.
         mean: If given with ``std``, the images are denormalised for display first.
         std: See ``mean``.
@@ -91,14 +118,28 @@ def show_image_grid(
         >>> show_image_grid(images[:16], labels[:16], train_set.classes, mean=MEAN, std=STD)
         >>> plt.show()
     """
+    if isinstance(images, torch.Tensor) and images.dim() != 4:
+        hint = " (one image? pass images[None])" if images.dim() == 3 else ""
+        raise ValueError(f"images must be a batch (B, C, H, W) or a list of (C, H, W) tensors, "
+                         f"got a tensor of shape {tuple(images.shape)}{hint}")
     batch = list(images)
     if not batch:
         raise ValueError("show_image_grid needs at least one image")
+    for image in batch:
+        _check_image(image)
+        if mean is not None and not image.is_floating_point():
+            raise _not_normalised("show_image_grid with mean and std", image.dtype)
     for name, values in (("labels", labels), ("preds", preds)):
         if values is not None and len(values) != len(batch):
             raise ValueError(f"got {len(batch)} images but {len(values)} {name}")
     if (mean is None) != (std is None):
         raise ValueError("pass both mean and std to undo Normalize, or neither")
+    if class_names is not None:
+        for name, values in (("labels", labels), ("preds", preds)):
+            outside = [int(v) for v in (values if values is not None else []) if not 0 <= int(v) < len(class_names)]
+            if outside:
+                raise ValueError(f"{name} holds class index {outside[0]}, but class_names has "
+                                 f"{len(class_names)} names")
 
     def name_of(index: int) -> str:
         return class_names[index] if class_names is not None else str(index)
@@ -112,7 +153,7 @@ def show_image_grid(
             continue
         image = batch[i]
         if mean is not None and std is not None:
-            image = denormalize(image.float(), mean, std)
+            image = denormalize(image.float(), mean, std)  # float: checked above
         ax.imshow(_to_display(image), cmap="gray" if image.shape[0] == 1 else None)
         if preds is not None:
             pred = int(preds[i])
@@ -159,9 +200,13 @@ def show_rows(
     """
     if not rows or not all(len(images) for images in rows.values()):
         raise ValueError("show_rows needs at least one image in every row")
+    tensors = {label: [_as_tensor_image(image) for image in images] for label, images in rows.items()}
+    for images in tensors.values():
+        for image in images:
+            _check_image(image)
     ncols = max(len(images) for images in rows.values())
     fig, axes = plt.subplots(len(rows), ncols, figsize=(ncols * size, len(rows) * size), squeeze=False)
-    for r, (label, images) in enumerate(rows.items()):
+    for r, (label, images) in enumerate(tensors.items()):
         for c, ax in enumerate(axes[r]):
             ax.set_xticks([])
             ax.set_yticks([])
@@ -170,7 +215,7 @@ def show_rows(
             if c >= len(images):
                 ax.axis("off")
                 continue
-            image = _as_tensor_image(images[c])
+            image = images[c]
             ax.imshow(_to_display(image), cmap="gray" if image.shape[0] == 1 else None)
             if c == 0:
                 ax.set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
@@ -192,7 +237,7 @@ def plot_history(history: Mapping[str, Sequence[float]], title: str | None = Non
     if not panels:
         raise ValueError(f"history has no loss or accuracy keys: {list(history)}")
     fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.5), squeeze=False)
-    for ax, (label, keys) in zip(axes.flat, panels):
+    for ax, (label, keys) in zip(axes.flat, panels, strict=True):
         for key in keys:
             values = list(history[key])
             ax.plot(range(1, len(values) + 1), values, marker="o", label=key)

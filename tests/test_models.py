@@ -78,3 +78,85 @@ def test_count_parameters_trainable_only():
     model = SmallCNN()
     model.features.requires_grad_(False)
     assert count_parameters(model, trainable_only=True) == 128 * 16 * 10 + 10
+
+
+# The keys a 32x32 SmallCNN has always had: checkpoints saved before in_channels and the
+# adaptive pooling existed must still load.
+SMALL_CNN_KEYS = [
+    f"features.{b}.{layer}.{name}"
+    for b in range(3)
+    for layer, names in ((0, ("weight", "bias")),
+                         (1, ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")))
+    for name in names
+] + ["classifier.2.weight", "classifier.2.bias"]
+
+
+def test_small_cnn_state_dict_keys_are_unchanged():
+    assert list(SmallCNN().state_dict()) == SMALL_CNN_KEYS
+    assert list(SmallCNN(in_channels=1).state_dict()) == SMALL_CNN_KEYS
+    SmallCNN().load_state_dict(SmallCNN().state_dict())  # strict
+
+
+def test_small_cnn_on_32x32_is_features_then_classifier():
+    torch.manual_seed(0)
+    model = SmallCNN().eval()
+    x = torch.randn(3, 3, 32, 32)
+    with torch.no_grad():
+        expected = model.classifier(model.features(x))
+        assert torch.equal(model(x), expected)
+
+
+def test_small_cnn_pools_other_sizes_to_4x4():
+    torch.manual_seed(0)
+    model = SmallCNN(width=4).eval()
+    x = torch.randn(2, 3, 64, 48)
+    with torch.no_grad():
+        expected = model.classifier(nn.AdaptiveAvgPool2d(4)(model.features(x)))  # (2, 16, 8, 6) -> (2, 16, 4, 4)
+        torch.testing.assert_close(model(x), expected)
+
+
+@pytest.mark.parametrize("make", [SmallCNN, CifarResNet])
+@pytest.mark.parametrize("channels, size", [(1, 28), (3, 64), (1, 8), (3, 37)])
+def test_models_take_other_channels_and_sizes(make, channels, size):
+    model = make(num_classes=7, in_channels=channels)
+    out = model(torch.randn(2, channels, size, size))
+    assert out.shape == (2, 7)
+    out.sum().backward()
+    assert all(p.grad is not None for p in model.parameters())
+
+
+def test_in_channels_sets_the_first_convolution():
+    assert SmallCNN(in_channels=1).features[0][0].in_channels == 1
+    assert CifarResNet(in_channels=1).stem[0].in_channels == 1
+    assert count_parameters(SmallCNN(in_channels=1)) == count_parameters(SmallCNN()) - 2 * 32 * 3 * 3
+
+
+@pytest.mark.parametrize("make", [SmallCNN, CifarResNet])
+def test_wrong_channel_count_is_named(make):
+    expected = r"expects images of shape \(B, 1, H, W\).*3 channels instead of in_channels=1"
+    with pytest.raises(ValueError, match=expected):
+        make(in_channels=1)(torch.zeros(2, 3, 32, 32))
+    with pytest.raises(ValueError, match=r"expects images of shape \(B, 3, H, W\).*unsqueeze\(0\)"):
+        make()(torch.zeros(3, 32, 32))
+
+
+def test_small_cnn_rejects_images_below_8x8():
+    SmallCNN()(torch.zeros(1, 3, 8, 8))
+    for shape in ((1, 3, 7, 7), (1, 3, 32, 4)):
+        with pytest.raises(ValueError, match=r"\(B, 3, H, W\) with H, W >= 8.*too small"):
+            SmallCNN()(torch.zeros(shape))
+
+
+@pytest.mark.parametrize("make, kwargs, name", [
+    (SmallCNN, {"num_classes": 0}, "num_classes"),
+    (SmallCNN, {"width": 0}, "width"),
+    (SmallCNN, {"in_channels": 0}, "in_channels"),
+    (CifarResNet, {"blocks": (1, 0, 1)}, r"blocks\[1\]"),
+    (CifarResNet, {"widths": (16, 0, 64)}, r"widths\[1\]"),
+    (CifarResNet, {"num_classes": 0}, "num_classes"),
+    (ResidualBlock, {"c_in": 4, "c_out": 0}, "c_out"),
+])
+def test_sizes_below_one_are_refused(make, kwargs, name):
+    # nn.Conv2d and nn.Linear accept 0 and build an empty model; blocks=0 used to build one block anyway.
+    with pytest.raises(ValueError, match=rf"{name} must be >= 1, got 0"):
+        make(**kwargs)

@@ -92,3 +92,60 @@ def test_show_rows_lays_out_labelled_rows():
     assert not axes[1].axison and not axes[2].axison  # the short first row leaves blanks
     with pytest.raises(ValueError):
         show_rows({"empty": []})
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int64])
+def test_denormalize_refuses_integer_images(dtype):
+    # mean and std used to be cast to the integer dtype (0 and 0), giving all-zero images silently
+    images = torch.randint(0, 256, (2, 3, 4, 4), dtype=dtype)
+    with pytest.raises(TypeError, match=r"floating point.*uint8 image is not normalised.*\.float\(\) / 255"):
+        denormalize(images, MEAN, STD)
+
+
+def test_denormalize_keeps_float_dtypes():
+    images = torch.rand(3, 4, 4, dtype=torch.float64)
+    normalized = v2.Normalize(MEAN, STD)(images)
+    out = denormalize(normalized, MEAN, STD)
+    assert out.dtype == torch.float64
+    torch.testing.assert_close(out, images)
+
+
+def test_grid_refuses_mean_and_std_for_uint8_images():
+    # image.float() on 0..255 values then * std + mean and a clamp used to show an all-white grid
+    images = torch.randint(0, 256, (2, 3, 4, 4), dtype=torch.uint8)
+    with pytest.raises(TypeError, match="uint8 image is not normalised"):
+        show_image_grid(images, mean=MEAN, std=STD)
+    assert not plt.get_fignums()  # refused before drawing anything
+
+
+def test_grid_shows_bfloat16_images():
+    images = torch.rand(2, 3, 4, 4)
+    fig = show_image_grid(images.bfloat16())
+    shown = torch.tensor(fig.axes[0].images[0].get_array().data)
+    torch.testing.assert_close(shown, images[0].bfloat16().float().permute(1, 2, 0))
+
+
+def test_grid_names_bad_image_shapes():
+    with pytest.raises(ValueError, match=r"got a tensor of shape \(3, 8, 8\) \(one image\? pass images\[None\]\)"):
+        show_image_grid(torch.rand(3, 8, 8))
+    with pytest.raises(ValueError, match=r"got \(8, 8, 3\) \(channels last\? use image.permute\(2, 0, 1\)\)"):
+        show_image_grid(torch.rand(2, 8, 8, 3))
+    with pytest.raises(ValueError, match=r"1, 3 or 4 channels, got \(2, 8, 8\)"):
+        show_image_grid([torch.rand(3, 8, 8), torch.rand(2, 8, 8)])
+    assert not plt.get_fignums()
+
+
+def test_grid_names_class_indices_outside_class_names():
+    with pytest.raises(ValueError, match="labels holds class index 3, but class_names has 3 names"):
+        show_image_grid(torch.rand(2, 3, 4, 4), labels=[0, 3], class_names=["a", "b", "c"])
+    with pytest.raises(ValueError, match="preds holds class index -1"):
+        show_image_grid(torch.rand(2, 3, 4, 4), labels=[0, 1], preds=[0, -1], class_names=["a", "b", "c"])
+    assert not plt.get_fignums()
+
+
+def test_show_rows_names_bad_image_shapes():
+    from helpers.plot import show_rows
+
+    with pytest.raises(ValueError, match=r"got \(6, 8, 3\) \(channels last"):
+        show_rows({"ok": [torch.rand(3, 6, 8)], "bad": [torch.rand(6, 8, 3)]})
+    assert not plt.get_fignums()
