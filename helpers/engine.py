@@ -3,44 +3,71 @@
 Every dependency is a parameter (model, loaders, loss function, optimizer, scheduler, device);
 nothing here builds an optimizer, re-initialises a model or keeps state between calls. The
 functions return plain dicts of numbers; plotting takes those dicts.
+
+Metrics are summed as tensors on the device and read once per epoch: an ``.item()`` per batch
+would make the CPU wait for the GPU at every step. Wrong set-ups are refused before the first
+batch, with the argument and the fix in the message (``helpers.engine_checks``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+import warnings
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 import torch
 from torch import nn
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
-from tqdm.auto import tqdm
+
+from helpers.callbacks import Callback, EpochEndCallback, EpochStartCallback, Monitor, check_callbacks, is_better
+from helpers.engine_checks import (
+    check_batch,
+    check_loader,
+    check_model_device,
+    check_precision,
+    check_scheduler,
+    loss_reduction,
+)
+from helpers.utils import check_device
 
 Batch = tuple[torch.Tensor, torch.Tensor]
-
-
-class _Metrics:
-    """Running loss and accuracy, weighted by batch size (a smaller last batch counts for what it holds)."""
-
-    def __init__(self) -> None:
-        self.total_loss: float = 0.0
-        self.correct: int = 0
-        self.seen: int = 0
-
-    def update(self, loss: float, outputs: torch.Tensor, targets: torch.Tensor) -> None:
-        n = len(targets)
-        self.total_loss += loss * n  # loss is the batch mean
-        self.correct += int((outputs.argmax(dim=1) == targets).sum().item())
-        self.seen += n
-
-    def result(self, what: str) -> dict[str, float]:
-        if self.seen == 0:
-            raise ValueError(f"the {what} loader yielded no batches")
-        return {"loss": self.total_loss / self.seen, "acc": self.correct / self.seen, "n": self.seen}
+HISTORY_KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr")
 
 
 def _autocast(device: torch.device, amp_dtype: torch.dtype | None) -> torch.autocast:
     return torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=amp_dtype is not None)
+
+
+class _Sums:
+    """Loss and hit counts summed on the device; read once (two ``.item()`` calls) at the end."""
+
+    def __init__(self, device: torch.device, reduction: str) -> None:
+        self.loss = torch.zeros((), device=device)               # sum of per-sample losses
+        self.correct = torch.zeros((), device=device, dtype=torch.int64)
+        self.seen = 0                                            # a Python int: no sync needed
+        self.per_sample = reduction == "mean"                    # "sum" losses are already sums
+
+    def add(self, loss: torch.Tensor, outputs: torch.Tensor, targets: torch.Tensor) -> None:
+        n = targets.shape[0]
+        self.loss += loss.detach().float() * n if self.per_sample else loss.detach().float()
+        hard = targets.argmax(dim=1) if targets.is_floating_point() else targets  # soft targets: their top class
+        self.correct += (outputs.detach().argmax(dim=1) == hard).sum()
+        self.seen += n
+
+    def result(self, what: str, epoch: int, first: int, last: int) -> dict[str, float]:
+        if self.seen == 0:
+            raise ValueError(f"the {what} loader yielded no batches in epoch {epoch}")
+        total = self.loss.item()
+        _raise_if_not_finite(total, epoch, first, last)
+        return {"loss": total / self.seen, "acc": self.correct.item() / self.seen, "n": self.seen}
+
+
+def _raise_if_not_finite(value: float, epoch: int, first: int, last: int) -> None:
+    if not math.isfinite(value):
+        where = f"batch {first}" if first == last else f"batches {first}-{last}"
+        raise FloatingPointError(f"loss became {value} in {where} of epoch {epoch}: stopping "
+                                 "(try a lower learning rate, gradient clipping, or check the inputs)")
 
 
 def train_one_epoch(
@@ -48,13 +75,14 @@ def train_one_epoch(
     loader: Iterable[Batch],
     loss_fn: nn.Module,
     optimizer: torch.optim.Optimizer,
-    device: torch.device,
+    device: torch.device | str,
     scheduler: LRScheduler | None = None,
     grad_clip: float | None = None,
     amp_dtype: torch.dtype | None = None,
     scaler: torch.amp.GradScaler | None = None,
     epoch: int = 1,
     progress: bool = False,
+    check_every: int = 50,
 ) -> dict[str, float]:
     """Train ``model`` for one pass over ``loader``.
 
@@ -63,38 +91,56 @@ def train_one_epoch(
     ``step``, and ``scheduler.step()`` if a (per-batch) scheduler is given.
 
     Args:
-        model: The model; put in training mode here.
-        loader: Yields ``(inputs, targets)`` batches.
-        loss_fn: Maps ``(outputs, targets)`` to a scalar mean loss.
+        model: The model, already on ``device``; put in training mode here.
+        loader: Yields ``(inputs, targets)`` batches: targets are class indices ``(B,)`` or
+            class probabilities ``(B, C)`` (MixUp/CutMix; accuracy then counts their top class).
+        loss_fn: Maps ``(outputs, targets)`` to a scalar loss, with ``reduction`` ``"mean"`` or ``"sum"``.
         optimizer: Updates the model's parameters.
-        device: Where each batch is moved.
+        device: Where each batch is moved: a ``torch.device`` or a name such as ``"cpu"``.
         scheduler: A per-batch scheduler (e.g. ``OneCycleLR``), stepped after every optimizer step.
         grad_clip: If set, ``clip_grad_norm_`` to this maximum norm before each step.
         amp_dtype: ``torch.bfloat16`` or ``torch.float16`` for mixed precision; None for full precision.
-        scaler: A ``torch.amp.GradScaler`` (needed with float16); None otherwise.
+        scaler: A ``torch.amp.GradScaler``: required with float16, whose small gradients underflow.
         epoch: Used in progress bars and error messages only.
         progress: Show a ``tqdm.auto`` progress bar over the batches.
+        check_every: Check that the loss is finite every this many batches (each check waits
+            for the device); the epoch's end is always checked.
 
     Returns:
-        ``{"loss": mean loss, "acc": accuracy, "n": number of samples}``, both means weighted by
-        batch size (a smaller last batch counts for what it holds).
+        ``{"loss", "acc", "n", "lr"}``: mean loss and accuracy weighted by batch size (a smaller
+        last batch counts for what it holds), the number of samples, and the mean learning rate
+        of the first parameter group over the epoch's steps.
 
     Raises:
-        FloatingPointError: The loss became NaN or infinite; the message names epoch and batch.
+        FloatingPointError: The loss became NaN or infinite; the message names the epoch and
+            the range of batches since the last check.
+        TypeError, ValueError: A wrong set-up, before the first batch; the message names the argument.
     """
+    device = check_device(device)
+    check_model_device(model, device)
+    check_loader(loader, "loader", reusable=False)
+    check_precision(amp_dtype, scaler)
+    check_scheduler(scheduler, "batch", optimizer)
+    if check_every < 1:
+        raise ValueError(f"check_every must be >= 1, got {check_every}")
+    sums = _Sums(device, loss_reduction(loss_fn))
+    lr_sum, checked = 0.0, 0
     model.train()
-    metrics = _Metrics()
-    batches = tqdm(loader, desc=f"epoch {epoch}", leave=False) if progress else loader
-    for i, (inputs, targets) in enumerate(batches, start=1):
-        inputs, targets = inputs.to(device, non_blocking=True), targets.to(device, non_blocking=True)
+    batches: Iterable[Any] = loader
+    if progress:
+        from tqdm.auto import tqdm  # imported on first use: keeps `import helpers.engine` light
+
+        batches = tqdm(loader, desc=f"epoch {epoch}", leave=False)
+    i = 0
+    for i, batch in enumerate(batches, start=1):
+        if i == 1:
+            check_batch(batch, "loader")
+        inputs, targets = batch[0].to(device, non_blocking=True), batch[1].to(device, non_blocking=True)
         with _autocast(device, amp_dtype):
             outputs = model(inputs)
             loss = loss_fn(outputs, targets)
-        value = loss.item()
-        if not math.isfinite(value):
-            raise FloatingPointError(f"loss is {value} at epoch {epoch}, batch {i}: stopping "
-                                     "(try a lower learning rate, gradient clipping, or check the inputs)")
         optimizer.zero_grad()
+        lr_sum += float(optimizer.param_groups[0]["lr"])  # the rate this step uses
         if scaler is not None:
             scaler.scale(loss).backward()
             if grad_clip is not None:
@@ -109,30 +155,44 @@ def train_one_epoch(
             optimizer.step()
         if scheduler is not None:
             scheduler.step()
-        metrics.update(value, outputs, targets)
-    return metrics.result("training")
+        sums.add(loss, outputs, targets)
+        if i % check_every == 0:  # one sync every check_every batches, not one per batch
+            _raise_if_not_finite(sums.loss.item(), epoch, checked + 1, i)
+            checked = i
+    result = sums.result("training", epoch, checked + 1, i)
+    return {**result, "lr": lr_sum / max(i, 1)}
 
 
 def evaluate(
     model: nn.Module,
     loader: Iterable[Batch],
     loss_fn: nn.Module,
-    device: torch.device,
+    device: torch.device | str,
     amp_dtype: torch.dtype | None = None,
 ) -> dict[str, float]:
     """Loss and accuracy of ``model`` on ``loader``, in eval mode, without recording gradients.
 
+    Args:
+        model, loader, loss_fn, device, amp_dtype: As in ``train_one_epoch``.
+
     Returns:
         ``{"loss": mean loss, "acc": accuracy, "n": number of samples}``, weighted by batch size.
     """
+    device = check_device(device)
+    check_model_device(model, device)
+    check_loader(loader, "loader", reusable=False)
+    check_precision(amp_dtype, None, training=False)
+    sums = _Sums(device, loss_reduction(loss_fn))
     model.eval()
-    metrics = _Metrics()
+    i = 0
     with torch.inference_mode(), _autocast(device, amp_dtype):
-        for inputs, targets in loader:
-            inputs, targets = inputs.to(device, non_blocking=True), targets.to(device, non_blocking=True)
+        for i, batch in enumerate(loader, start=1):
+            if i == 1:
+                check_batch(batch, "loader")
+            inputs, targets = batch[0].to(device, non_blocking=True), batch[1].to(device, non_blocking=True)
             outputs = model(inputs)
-            metrics.update(loss_fn(outputs, targets).item(), outputs, targets)
-    return metrics.result("evaluation")
+            sums.add(loss_fn(outputs, targets), outputs, targets)
+    return sums.result("evaluation", 0, 1, i)
 
 
 def fit(
@@ -141,56 +201,81 @@ def fit(
     val_loader: Iterable[Batch],
     loss_fn: nn.Module,
     optimizer: torch.optim.Optimizer,
-    device: torch.device,
+    device: torch.device | str,
     epochs: int,
+    *,
     scheduler: LRScheduler | ReduceLROnPlateau | None = None,
     scheduler_step: Literal["batch", "epoch"] = "epoch",
     grad_clip: float | None = None,
     amp_dtype: torch.dtype | None = None,
     scaler: torch.amp.GradScaler | None = None,
-    monitor: Literal["val_loss", "val_acc"] = "val_loss",
-    patience: int | None = None,
+    monitor: Monitor = "val_loss",
     restore_best: bool = False,
+    callbacks: Sequence[Callback] = (),
+    history: dict[str, Any] | None = None,
     progress: bool = True,
     verbose: bool = True,
-) -> dict[str, list[Any]]:
-    """Train for up to ``epochs`` epochs, evaluating after each; return the history.
+) -> dict[str, Any]:
+    """Train until epoch ``epochs``, evaluating after each epoch; return the history.
 
     Args:
-        model, train_loader, val_loader, loss_fn, optimizer, device: As in ``train_one_epoch``.
-        epochs: Maximum number of epochs.
+        model, train_loader, val_loader, loss_fn, optimizer, device: As in ``train_one_epoch``;
+            the loaders must be re-iterable (a ``DataLoader`` or a list, not a generator).
+        epochs: The last epoch to train (counted from 1, also when resuming).
         scheduler: Stepped per batch or per epoch (``scheduler_step``); ``ReduceLROnPlateau`` is
             stepped per epoch with the validation loss.
-        scheduler_step: ``"batch"`` (``OneCycleLR``, warm-ups) or ``"epoch"`` (``StepLR``...).
-        grad_clip, amp_dtype, scaler: As in ``train_one_epoch``. With ``amp_dtype=torch.float16``
-            and no ``scaler``, a ``GradScaler`` is created for you.
-        monitor: The validation metric that defines "best" (lower loss or higher accuracy).
-        patience: Stop after this many epochs without improvement of ``monitor``; None never stops early.
-        restore_best: At the end, load the weights of the best epoch back into ``model``.
+        scheduler_step: ``"batch"`` (``OneCycleLR``, ``CyclicLR``, warm-ups) or ``"epoch"`` (``StepLR``...).
+        grad_clip, amp_dtype, scaler: As in ``train_one_epoch``.
+        monitor: The history key that defines the best epoch (lower loss or higher accuracy).
+        restore_best: At the end, load the weights of the best epoch back into ``model``. They
+            are kept as a copy on the CPU, not on the device.
+        callbacks: Objects with ``on_epoch_start(epoch)`` and/or ``on_epoch_end(epoch, metrics,
+            model)``; the latter may return True to stop (``helpers.callbacks.EarlyStopping``).
+        history: A history returned by an earlier ``fit`` to continue: training resumes at the
+            epoch after its last one (with the model, optimizer and scheduler in the state that
+            run left them, e.g. loaded from a checkpoint).
         progress: ``tqdm.auto`` progress bars over epochs and batches.
         verbose: Print one line per epoch.
 
     Returns:
-        A history dict of per-epoch lists: ``epoch``, ``train_loss``, ``train_acc``, ``val_loss``,
-        ``val_acc``, ``lr`` (the first group's rate during the epoch), plus ``best_epoch``
-        (a one-item list).
+        A history: per-epoch lists ``epoch``, ``train_loss``, ``train_acc``, ``val_loss``,
+        ``val_acc``, ``lr`` (the mean rate of the first parameter group over the epoch's
+        optimizer steps: for a per-epoch schedule, the epoch's rate), and ``best_epoch`` (an int).
 
     Example:
-        >>> history = fit(model, train_loader, val_loader, nn.CrossEntropyLoss(), optimizer, device, epochs=5)
+        >>> history = fit(model, train_loader, val_loader, nn.CrossEntropyLoss(), optimizer, "cpu", epochs=5)
         >>> plot_history(history)
     """
-    if scheduler_step not in ("batch", "epoch"):
-        raise ValueError(f"scheduler_step must be 'batch' or 'epoch', got {scheduler_step!r}")
-    if amp_dtype == torch.float16 and scaler is None:
-        scaler = torch.amp.GradScaler(device.type)
-    batch_scheduler = scheduler if scheduler_step == "batch" and scheduler is not None else None
-    history: dict[str, list[Any]] = {k: [] for k in ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr")}
-    sign = 1.0 if monitor == "val_loss" else -1.0  # compare as "lower is better"
-    best_score, best_epoch, best_state, waited = math.inf, 0, None, 0
-    epoch_iter = tqdm(range(1, epochs + 1), desc="epochs") if progress else range(1, epochs + 1)
+    device = check_device(device)
+    check_model_device(model, device)
+    check_loader(train_loader, "train_loader", reusable=True)
+    check_loader(val_loader, "val_loader", reusable=True)
+    check_precision(amp_dtype, scaler)
+    check_scheduler(scheduler, scheduler_step, optimizer)
+    loss_reduction(loss_fn)
+    if monitor not in HISTORY_KEYS[1:5]:
+        raise ValueError(f"monitor must be one of the history's keys {', '.join(HISTORY_KEYS[1:5])}, got {monitor!r}")
+    cbs = check_callbacks(callbacks)
+    history = _continue(history)
+    start = len(history["epoch"]) + 1
+    if not isinstance(epochs, int) or epochs < start:
+        raise ValueError(f"epochs is the last epoch to train; it must be an int >= {start}, got {epochs!r}")
+    best_epoch = 0
+    for e, value in zip(history["epoch"], history[monitor]):
+        if best_epoch == 0 or is_better(monitor, value, history[monitor][best_epoch - 1]):
+            best_epoch = e
+    best_state: dict[str, torch.Tensor] | None = None
+    batch_scheduler = scheduler if scheduler_step == "batch" else None
+    epoch_iter: Iterable[int] = range(start, epochs + 1)
+    if progress:
+        from tqdm.auto import tqdm
+
+        epoch_iter = tqdm(epoch_iter, desc="epochs", initial=start - 1, total=epochs)
     for epoch in epoch_iter:
-        lr = optimizer.param_groups[0]["lr"]
-        train = train_one_epoch(model, train_loader, loss_fn, optimizer, device, scheduler=batch_scheduler,
+        for cb in cbs:
+            if isinstance(cb, EpochStartCallback):
+                cb.on_epoch_start(epoch)
+        train = train_one_epoch(model, train_loader, loss_fn, optimizer, device, scheduler=batch_scheduler,  # type: ignore[arg-type]
                                 grad_clip=grad_clip, amp_dtype=amp_dtype, scaler=scaler, epoch=epoch,
                                 progress=progress)
         val = evaluate(model, val_loader, loss_fn, device, amp_dtype=amp_dtype)
@@ -199,24 +284,41 @@ def fit(
                 scheduler.step(val["loss"])
             else:
                 scheduler.step()
-        for key, value in (("epoch", epoch), ("train_loss", train["loss"]), ("train_acc", train["acc"]),
-                           ("val_loss", val["loss"]), ("val_acc", val["acc"]), ("lr", lr)):
-            history[key].append(value)
+        row = {"epoch": epoch, "train_loss": train["loss"], "train_acc": train["acc"],
+               "val_loss": val["loss"], "val_acc": val["acc"], "lr": train["lr"]}
+        for key in HISTORY_KEYS:
+            history[key].append(row[key])
         if verbose:
             print(f"epoch {epoch:>3}: train loss {train['loss']:.4f} acc {train['acc']:.1%} | "
-                  f"val loss {val['loss']:.4f} acc {val['acc']:.1%} | lr {lr:.3g}")
-        score = sign * history[monitor][-1]
-        if score < best_score:
-            best_score, best_epoch, waited = score, epoch, 0
-            if restore_best:
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        else:
-            waited += 1
-            if patience is not None and waited >= patience:
-                if verbose:
-                    print(f"early stop: {monitor} has not improved for {patience} epochs (best: epoch {best_epoch})")
-                break
-    if restore_best and best_state is not None:
-        model.load_state_dict(best_state)
-    history["best_epoch"] = [best_epoch]
+                  f"val loss {val['loss']:.4f} acc {val['acc']:.1%} | lr {train['lr']:.3g}")
+        if best_epoch == 0 or is_better(monitor, row[monitor], history[monitor][best_epoch - 1]):
+            best_epoch = epoch
+            if restore_best:  # a CPU copy: the device keeps only the live weights
+                best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+        stop = False
+        for cb in cbs:
+            if isinstance(cb, EpochEndCallback) and cb.on_epoch_end(epoch, dict(row), model):
+                stop = True
+        if stop:
+            break
+    if restore_best:
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        elif best_epoch < start:
+            warnings.warn(f"restore_best: the best epoch ({best_epoch}) came before this resumed run; its "
+                          "weights are not in memory, so the model keeps its last weights", stacklevel=2)
+    history["best_epoch"] = best_epoch
     return history
+
+
+def _continue(history: dict[str, Any] | None) -> dict[str, Any]:
+    """A fresh history, or a copy of ``history`` to append to (checked to be one that ``fit`` returned)."""
+    if history is None:
+        return {key: [] for key in HISTORY_KEYS}
+    missing = [key for key in HISTORY_KEYS if key not in history]
+    if missing:
+        raise ValueError(f"history lacks {', '.join(missing)}: pass the dict an earlier fit returned")
+    lengths = {len(history[key]) for key in HISTORY_KEYS}
+    if len(lengths) != 1 or list(history["epoch"]) != list(range(1, len(history["epoch"]) + 1)):
+        raise ValueError("history is inconsistent: its lists must have one entry per epoch, epochs 1, 2, ...")
+    return {key: list(history[key]) for key in HISTORY_KEYS}

@@ -6,10 +6,12 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import helpers.engine as engine
+from helpers.callbacks import EarlyStopping
 from helpers.engine import evaluate, fit, train_one_epoch
 from helpers.models import SmallCNN
 
 CPU = torch.device("cpu")
+QUIET = {"progress": False, "verbose": False}
 
 
 def data(n=100, seed=0):
@@ -17,9 +19,9 @@ def data(n=100, seed=0):
     return TensorDataset(torch.randn(n, 3, 32, 32, generator=g), torch.randint(0, 10, (n,), generator=g))
 
 
-def loaders(batch_size=32):
+def loaders(batch_size=32, n=100):
     # shuffle with a seeded generator: both runs see the same order
-    return (DataLoader(data(100), batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(1)),
+    return (DataLoader(data(n), batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(1)),
             DataLoader(data(40, seed=1), batch_size=batch_size))
 
 
@@ -37,6 +39,7 @@ def test_fit_is_bit_identical_to_a_hand_written_loop(per_batch_scheduler):
     loss_fn = nn.CrossEntropyLoss()
 
     model, optimizer, scheduler = make(scheduler=per_batch_scheduler)
+    hand_val = []
     for _ in range(2):
         model.train()
         for x, y in train_loader:
@@ -47,16 +50,21 @@ def test_fit_is_bit_identical_to_a_hand_written_loop(per_batch_scheduler):
             if scheduler is not None:
                 scheduler.step()
         model.eval()
+        total, correct = torch.zeros(()), torch.zeros((), dtype=torch.int64)
         with torch.no_grad():
             for x, y in val_loader:
-                model(x)
+                out = model(x)
+                total += loss_fn(out, y).float() * len(y)
+                correct += (out.argmax(1) == y).sum()
+        hand_val.append((total.item() / 40, correct.item() / 40))
     by_hand = model.state_dict()
 
     train_loader, val_loader = loaders()
     model, optimizer, scheduler = make(scheduler=per_batch_scheduler)
     history = fit(model, train_loader, val_loader, loss_fn, optimizer, CPU, epochs=2, scheduler=scheduler,
-                  scheduler_step="batch", progress=False, verbose=False)
+                  scheduler_step="batch", **QUIET)
     assert history["epoch"] == [1, 2]
+    assert list(zip(history["val_loss"], history["val_acc"])) == hand_val
     for key, value in model.state_dict().items():
         assert torch.equal(value, by_hand[key]), key
 
@@ -77,6 +85,49 @@ def test_metrics_are_weighted_by_batch_size():
     assert not math.isclose(result["loss"], naive_mean_of_batch_means, rel_tol=1e-6)
 
 
+def test_sum_reduction_reports_the_same_per_sample_loss():
+    torch.manual_seed(0)
+    model = nn.Linear(4, 3)
+    loader = DataLoader(TensorDataset(torch.randn(10, 4), torch.randint(0, 3, (10,))), batch_size=4)
+    mean = evaluate(model, loader, nn.CrossEntropyLoss(), CPU)
+    total = evaluate(model, loader, nn.CrossEntropyLoss(reduction="sum"), CPU)
+    assert math.isclose(mean["loss"], total["loss"], rel_tol=1e-6) and mean["acc"] == total["acc"]
+
+
+def count_item_calls(monkeypatch, run):
+    calls = {"n": 0}
+    original = torch.Tensor.item
+
+    def counting(self):
+        calls["n"] += 1
+        return original(self)
+
+    monkeypatch.setattr(torch.Tensor, "item", counting)
+    run()
+    monkeypatch.undo()
+    return calls["n"]
+
+
+@pytest.mark.parametrize("batches", [20, 40])
+def test_no_host_device_sync_per_batch(monkeypatch, batches):
+    # 20 and 40 batches of 5: the number of .item() calls must not grow with the number of batches.
+    # Lists of batches: a shuffling DataLoader makes one .item() call of its own per epoch (its seed).
+    train_loader = list(DataLoader(data(5 * batches), batch_size=5))
+    val_loader = list(DataLoader(data(5 * batches, seed=1), batch_size=5))
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, 10))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    loss_fn = nn.CrossEntropyLoss()
+    n_train = count_item_calls(monkeypatch, lambda: train_one_epoch(model, train_loader, loss_fn, optimizer, CPU,
+                                                                    check_every=1000))
+    n_eval = count_item_calls(monkeypatch, lambda: evaluate(model, val_loader, loss_fn, CPU))
+    assert n_train == 2 and n_eval == 2          # loss sum and hit count, once per epoch
+    # with a finiteness check every 10 batches: one more read per check
+    n_checked = count_item_calls(monkeypatch, lambda: train_one_epoch(model, train_loader, loss_fn, optimizer, CPU,
+                                                                      check_every=10))
+    assert n_checked == 2 + batches // 10
+
+
 def scripted_evaluate(losses, snapshots):
     """Replace evaluate: return scripted validation losses and keep the weights of each epoch."""
     def fake(model, loader, loss_fn, device, amp_dtype=None):
@@ -86,15 +137,16 @@ def scripted_evaluate(losses, snapshots):
     return fake
 
 
-def test_early_stopping_and_best_weights_restore(monkeypatch):
+def test_early_stopping_callback_and_best_weights_restore(monkeypatch):
     snapshots = []
     monkeypatch.setattr(engine, "evaluate", scripted_evaluate([1.0, 0.8, 0.9, 0.95, 0.7, 0.6], snapshots))
     train_loader, val_loader = loaders()
     model, optimizer, _ = make()
+    stopper = EarlyStopping("val_loss", patience=2, verbose=False)
     history = fit(model, train_loader, val_loader, nn.CrossEntropyLoss(), optimizer, CPU, epochs=6,
-                  patience=2, restore_best=True, progress=False, verbose=False)
+                  restore_best=True, callbacks=[stopper], **QUIET)
     assert history["epoch"] == [1, 2, 3, 4]          # epochs 3 and 4 did not improve on epoch 2: stop
-    assert history["best_epoch"] == [2]
+    assert history["best_epoch"] == 2 and stopper.stopped_epoch == 4
     for key, value in model.state_dict().items():
         assert torch.equal(value, snapshots[1][key]), key   # the weights of epoch 2 are back
 
@@ -105,13 +157,83 @@ def test_monitor_accuracy_and_no_restore(monkeypatch):
     train_loader, val_loader = loaders()
     model, optimizer, _ = make()
     history = fit(model, train_loader, val_loader, nn.CrossEntropyLoss(), optimizer, CPU, epochs=3,
-                  monitor="val_acc", progress=False, verbose=False)
-    assert history["best_epoch"] == [2] and len(history["epoch"]) == 3   # acc = 1 - loss: best at 0.4
+                  monitor="val_acc", **QUIET)
+    assert history["best_epoch"] == 2 and len(history["epoch"]) == 3   # acc = 1 - loss: best at 0.6
     for key, value in model.state_dict().items():
         assert torch.equal(value, snapshots[2][key]), key   # restore_best=False keeps the last weights
 
 
-def test_nan_loss_names_epoch_and_batch():
+class Recorder:
+    def __init__(self, stop_at=None):
+        self.events, self.stop_at = [], stop_at
+
+    def on_epoch_start(self, epoch):
+        self.events.append(("start", epoch))
+
+    def on_epoch_end(self, epoch, metrics, model):
+        self.events.append(("end", epoch, metrics["val_acc"], isinstance(model, nn.Module)))
+        return epoch == self.stop_at
+
+
+def test_callbacks_are_called_in_order_and_can_stop():
+    train_loader, val_loader = loaders()
+    model, optimizer, _ = make()
+    only_end = Recorder(stop_at=2)
+    del_start = type("EndOnly", (), {"on_epoch_end": Recorder.on_epoch_end, "events": [], "stop_at": None})()
+    history = fit(model, train_loader, val_loader, nn.CrossEntropyLoss(), optimizer, CPU, epochs=5,
+                  callbacks=[only_end, del_start], **QUIET)
+    assert history["epoch"] == [1, 2]
+    assert only_end.events == [("start", 1), ("end", 1, history["val_acc"][0], True),
+                               ("start", 2), ("end", 2, history["val_acc"][1], True)]
+    assert [e[:2] for e in del_start.events] == [("end", 1), ("end", 2)]
+
+
+def test_resume_continues_bit_identically():
+    def run(splits):
+        train_loader, val_loader = loaders()
+        model, optimizer, _ = make()
+        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+        history = None
+        for last in splits:
+            history = fit(model, train_loader, val_loader, nn.CrossEntropyLoss(), optimizer, CPU, epochs=last,
+                          scheduler=scheduler, history=history, **QUIET)
+        return model.state_dict(), history
+
+    straight, h1 = run([4])
+    resumed, h2 = run([2, 4])
+    assert h1 == h2 and h2["epoch"] == [1, 2, 3, 4]
+    for key, value in straight.items():
+        assert torch.equal(value, resumed[key]), key
+
+
+def test_lr_history_records_the_rate_used():
+    train_loader, val_loader = loaders()                      # 4 batches per epoch
+    model, optimizer, _ = make()
+    step = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+    history = fit(model, train_loader, val_loader, nn.CrossEntropyLoss(), optimizer, CPU, epochs=3,
+                  scheduler=step, **QUIET)
+    assert history["lr"] == pytest.approx([0.05, 0.025, 0.0125])
+
+    model, optimizer, scheduler = make(scheduler=True)        # OneCycleLR over 2 epochs of 4 steps
+    used = []
+    probe_opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=0.05)
+    probe = torch.optim.lr_scheduler.OneCycleLR(probe_opt, max_lr=0.1, total_steps=8)
+    for _ in range(8):
+        used.append(probe_opt.param_groups[0]["lr"])
+        probe_opt.step()
+        probe.step()
+    history = fit(model, train_loader, val_loader, nn.CrossEntropyLoss(), optimizer, CPU, epochs=2,
+                  scheduler=scheduler, scheduler_step="batch", **QUIET)
+    assert history["lr"] == pytest.approx([sum(used[:4]) / 4, sum(used[4:]) / 4])
+
+    model, optimizer, _ = make()
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, patience=0, factor=0.1, threshold=10.0)
+    history = fit(model, train_loader, val_loader, nn.CrossEntropyLoss(), optimizer, CPU, epochs=3,
+                  scheduler=plateau, **QUIET)
+    assert history["lr"][0] == pytest.approx(0.05) and history["lr"][-1] < 0.05   # no 10x improvement: cut
+
+
+def test_nan_loss_names_epoch_and_batch_range():
     calls = {"n": 0}
 
     def exploding_loss(outputs, targets):
@@ -119,10 +241,14 @@ def test_nan_loss_names_epoch_and_batch():
         loss = nn.functional.cross_entropy(outputs, targets)
         return loss * float("nan") if calls["n"] == 3 else loss
 
-    train_loader, _ = loaders()
+    train_loader, _ = loaders(batch_size=10)                   # 10 batches
     model, optimizer, _ = make()
-    with pytest.raises(FloatingPointError, match=r"loss is nan at epoch 7, batch 3"):
-        train_one_epoch(model, train_loader, exploding_loss, optimizer, CPU, epoch=7)
+    with pytest.raises(FloatingPointError, match=r"loss became nan in batches 3-4 of epoch 7"):
+        train_one_epoch(model, train_loader, exploding_loss, optimizer, CPU, epoch=7, check_every=2)
+    calls["n"] = 0
+    model, optimizer, _ = make()
+    with pytest.raises(FloatingPointError, match=r"batches 1-10 of epoch 1"):
+        train_one_epoch(model, train_loader, exploding_loss, optimizer, CPU)   # checked at the end only
 
 
 def test_gradient_clipping_matches_clip_grad_norm():
@@ -143,34 +269,110 @@ def test_gradient_clipping_matches_clip_grad_norm():
         assert torch.equal(value, clipped[key]), key
 
 
-def test_epoch_scheduler_and_plateau():
+def test_bfloat16_autocast_really_runs_in_bfloat16():
     train_loader, val_loader = loaders()
     model, optimizer, _ = make()
-    step = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
-    history = fit(model, train_loader, val_loader, nn.CrossEntropyLoss(), optimizer, CPU, epochs=3,
-                  scheduler=step, progress=False, verbose=False)
-    assert history["lr"] == [0.05, 0.025, 0.0125]
-
-    model, optimizer, _ = make()
-    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, patience=0, factor=0.1, threshold=10.0)
-    history = fit(model, train_loader, val_loader, nn.CrossEntropyLoss(), optimizer, CPU, epochs=3,
-                  scheduler=plateau, progress=False, verbose=False)
-    assert history["lr"][0] == 0.05 and history["lr"][-1] < 0.05   # no 10x improvement: lr cut
-
-
-def test_mixed_precision_bfloat16_on_cpu():
-    train_loader, val_loader = loaders()
-    model, optimizer, _ = make()
+    seen = []
+    model.features[0][0].register_forward_hook(lambda module, inputs, output: seen.append(output.dtype))
     history = fit(model, train_loader, val_loader, nn.CrossEntropyLoss(), optimizer, CPU, epochs=1,
-                  amp_dtype=torch.bfloat16, progress=False, verbose=False)
-    assert math.isfinite(history["train_loss"][0]) and math.isfinite(history["val_loss"][0])
+                  amp_dtype=torch.bfloat16, **QUIET)
+    assert set(seen) == {torch.bfloat16}                             # every conv ran in bfloat16
+    assert math.isfinite(history["train_loss"][0])
     assert next(model.parameters()).dtype == torch.float32          # weights stay in float32
+    seen.clear()
+    evaluate(model, val_loader, nn.CrossEntropyLoss(), CPU)
+    assert set(seen) == {torch.float32}
 
 
-def test_bad_arguments():
+def test_soft_targets_count_their_top_class():
+    torch.manual_seed(0)
+    model = nn.Linear(4, 3)
+    x, y = torch.randn(12, 4), torch.randint(0, 3, (12,))
+    soft = nn.functional.one_hot(y, 3).float() * 0.8 + 0.2 / 3      # label-smoothed probabilities
+    hard = evaluate(model, [(x, y)], nn.CrossEntropyLoss(), CPU)
+    probs = evaluate(model, [(x, soft)], nn.CrossEntropyLoss(), CPU)
+    assert probs["acc"] == hard["acc"]
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    train_one_epoch(model, [(x, soft)], nn.CrossEntropyLoss(), optimizer, CPU)   # trains without error
+
+
+def test_device_given_as_a_string_works():
     train_loader, val_loader = loaders()
     model, optimizer, _ = make()
-    with pytest.raises(ValueError, match="scheduler_step"):
-        fit(model, train_loader, val_loader, nn.CrossEntropyLoss(), optimizer, CPU, epochs=1, scheduler_step="step")
+    history = fit(model, train_loader, val_loader, nn.CrossEntropyLoss(), optimizer, "cpu", epochs=1, **QUIET)
+    assert history["epoch"] == [1]
+
+
+def wrong_setups():
+    """(name, how to call, exception, pattern); each call must fail before any training."""
+    def base(derived=None, **overrides):
+        def call():
+            train_loader, val_loader = loaders()
+            model, optimizer, _ = make()
+            args = dict(model=model, train_loader=train_loader, val_loader=val_loader,
+                        loss_fn=nn.CrossEntropyLoss(), optimizer=optimizer, device=CPU, epochs=1, **QUIET)
+            args.update(overrides)
+            if derived is not None:
+                args.update(derived(model, optimizer))
+            return fit(**args)
+        return call
+
+    ds = data(10)
+    return [
+        ("dataset as loader", base(train_loader=ds), TypeError, r"train_loader is a TensorDataset.*DataLoader"),
+        ("generator as loader", base(val_loader=(b for b in [(ds.tensors[0], ds.tensors[1])])), TypeError,
+         r"val_loader is a one-shot iterator"),
+        ("three-item batches", base(train_loader=[(ds.tensors[0], torch.ones(10, 32, 32), ds.tensors[1])]), TypeError,
+         r"with_mask=False"),
+        ("non-tensor batch", base(train_loader=[([1, 2], [0, 1])]), TypeError, r"\(inputs, targets\)"),
+        ("targets of the wrong shape", base(train_loader=[(ds.tensors[0], ds.tensors[1][:5])]), ValueError,
+         r"targets \(5,\)"),
+        ("unknown monitor", base(monitor="accuracy"), ValueError, r"monitor must be one of"),
+        ("plateau per batch", base(lambda m, o: {"scheduler": torch.optim.lr_scheduler.ReduceLROnPlateau(o),
+                                                 "scheduler_step": "batch"}), ValueError, r"ReduceLROnPlateau"),
+        ("one-cycle per epoch", base(lambda m, o: {"scheduler": torch.optim.lr_scheduler.OneCycleLR(
+            o, max_lr=0.1, total_steps=4)}), ValueError, r"OneCycleLR counts optimizer steps"),
+        ("scheduler of another optimizer", base(lambda m, o: {"scheduler": torch.optim.lr_scheduler.StepLR(
+            torch.optim.SGD(m.parameters(), lr=0.1), 1)}), ValueError, r"another optimizer"),
+        ("float16 without a scaler", base(amp_dtype=torch.float16), ValueError, r"needs a scaler"),
+        ("loss without reduction", base(loss_fn=nn.CrossEntropyLoss(reduction="none")), ValueError,
+         r"reduction='none'"),
+        ("not a callback", base(callbacks=[object()]), TypeError, r"callbacks\[0\]"),
+        ("bad device name", base(device="gpu"), ValueError, r"device='gpu' is not a device name"),
+        ("model elsewhere", base(lambda m, o: {"model": m.to("meta")}), ValueError, r"parameters are on meta"),
+    ]
+
+
+@pytest.mark.parametrize("name,call,error,pattern", wrong_setups(), ids=[w[0] for w in wrong_setups()])
+def test_wrong_setups_are_refused_before_training(name, call, error, pattern):
+    with pytest.raises(error, match=pattern):
+        call()
+
+
+def test_missing_cuda_device_is_refused(monkeypatch):
+    model, optimizer, _ = make()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        fit(model, [], [], nn.CrossEntropyLoss(), optimizer, "cuda", epochs=1, **QUIET)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(ValueError, match=r"cuda:7.*1 CUDA GPU"):
+        train_one_epoch(model, [], nn.CrossEntropyLoss(), optimizer, "cuda:7")
+
+
+def test_float16_without_scaler_is_refused_in_train_one_epoch_too():
+    model, optimizer, _ = make()
+    with pytest.raises(ValueError, match="needs a scaler"):
+        train_one_epoch(model, [], nn.CrossEntropyLoss(), optimizer, CPU, amp_dtype=torch.float16)
+
+
+def test_empty_loader_and_resume_arguments():
+    model, optimizer, _ = make()
     with pytest.raises(ValueError, match="no batches"):
         evaluate(model, [], nn.CrossEntropyLoss(), CPU)
+    train_loader, val_loader = loaders()
+    history = fit(model, train_loader, val_loader, nn.CrossEntropyLoss(), optimizer, CPU, epochs=1, **QUIET)
+    with pytest.raises(ValueError, match="epochs is the last epoch to train; it must be an int >= 2"):
+        fit(model, train_loader, val_loader, nn.CrossEntropyLoss(), optimizer, CPU, epochs=1, history=history)
+    with pytest.raises(ValueError, match="history lacks"):
+        fit(model, train_loader, val_loader, nn.CrossEntropyLoss(), optimizer, CPU, epochs=2, history={"epoch": [1]})
