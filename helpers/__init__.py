@@ -14,10 +14,13 @@ from typing import Any
 #: Public name -> module that defines it.
 _EXPORTS: dict[str, str] = {
     **dict.fromkeys(["BUNDLED", "CIFAR10_CLASSES", "DATA_DIR", "HYMENOPTERA_CLASSES", "IMAGENET_MEAN",
-                     "IMAGENET_STD", "cifar10_mini", "cifar10_mini_tensors", "data_root", "hymenoptera"],
-                    "helpers.data"),
-    **dict.fromkeys(["DataError", "ImageFileDataset", "LabelFileDataset", "TensorImageFolder", "TextLinesStream",
-                     "is_image_file", "load_rgb", "scan_class_folders"], "helpers.datasets"),
+                     "IMAGENET_STD", "channel_stats", "cifar10_mini", "cifar10_mini_tensors", "data_root",
+                     "hymenoptera"], "helpers.data"),
+    **dict.fromkeys(["ImageFileDataset", "LabelFileDataset", "TensorImageFolder", "TextLinesStream"],
+                    "helpers.datasets"),
+    **dict.fromkeys(["DataError", "find_unreadable", "is_image_file", "load_image", "load_rgb", "scan_class_folders"],
+                    "helpers.files"),
+    **dict.fromkeys(["Predictions", "RunningMetrics", "confusion_matrix", "predict"], "helpers.metrics"),
     **dict.fromkeys(["Callback", "EarlyStopping"], "helpers.callbacks"),
     **dict.fromkeys(["evaluate", "fit", "train_one_epoch"], "helpers.engine"),
     **dict.fromkeys(["BatchAugment", "collate_pad", "seed_worker"], "helpers.loading"),

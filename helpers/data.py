@@ -6,14 +6,14 @@ For your own folders, use the dataset classes in ``helpers.datasets``.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
 import torch
 from torchvision.datasets import ImageFolder
 
-from helpers.datasets import DataError, load_rgb, scan_class_folders
+from helpers.files import DataError, load_rgb, scan_class_folders
 
 #: Where ``data/build.py`` writes the bundled datasets; ``HELPERS_DATA_DIR`` overrides it.
 DATA_DIR = Path(os.environ.get("HELPERS_DATA_DIR", Path(__file__).resolve().parents[1] / "data"))
@@ -59,6 +59,9 @@ def data_root(name: DatasetName, split: Split) -> Path:
         >>> train_set = ImageFolder(data_root("cifar10-mini", "train"))
     """
     if name not in BUNDLED:
+        if isinstance(name, Path) or (isinstance(name, str) and ("/" in name or "\\" in name or Path(name).is_dir())):
+            raise DataError(f"data_root names a bundled dataset ({', '.join(BUNDLED)}), not a path; for your own "
+                            f"folder {str(name)!r}, use it directly: ImageFolder(folder) or ImageFileDataset(folder)")
         raise DataError(f"unknown dataset {name!r}; the bundled ones are {', '.join(BUNDLED)}")
     if split not in ("train", "val"):
         raise DataError(f"unknown split {split!r} of {name}; use 'train' or 'val'")
@@ -98,6 +101,53 @@ def hymenoptera(split: Split, transform: Callable[[Any], Any] | None = None) -> 
     return ImageFolder(data_root("hymenoptera", split), transform=transform, loader=load_rgb)
 
 
+
+
+def channel_stats(images: torch.Tensor | Iterable[Any], max_images: int | None = None) -> tuple[list[float], list[float]]:
+    """Per-channel mean and standard deviation of images, for ``Normalize`` or ``BatchAugment``.
+
+    Notebook 02 computes this by hand. Every pixel of every image counts once, so images of
+    different sizes are weighted by their pixel count.
+
+    Args:
+        images: A ``(N, C, H, W)`` tensor (uint8 values are scaled to ``[0, 1]``), or a dataset
+            of ``(image, label)`` pairs (or images) whose images are ``(C, H, W)`` tensors or PIL images.
+        max_images: Use only the first this many images of a dataset (a quick estimate).
+
+    Returns:
+        ``(mean, std)``: one value per channel each, in the ``[0, 1]`` pixel range.
+
+    Example:
+        >>> mean, std = channel_stats(train_x)          # (5000, 3, 32, 32) uint8
+        >>> augment = BatchAugment(mean, std, crop_padding=4, flip=True)
+    """
+    from torchvision.transforms.functional import pil_to_tensor
+
+    count, total, total_sq = 0, None, None
+    source = [images] if isinstance(images, torch.Tensor) else images
+    for i, item in enumerate(source):
+        if max_images is not None and i >= max_images:
+            break
+        x = item[0] if isinstance(item, (tuple, list)) else item
+        x = x if isinstance(x, torch.Tensor) else pil_to_tensor(x)
+        x = x.float() / 255 if x.dtype == torch.uint8 else x.double() if x.is_floating_point() else x
+        if not x.is_floating_point():
+            raise TypeError(f"channel_stats needs uint8 or float images, got {x.dtype}")
+        if x.dim() == 3:
+            x = x.unsqueeze(0)
+        if x.dim() != 4:
+            raise ValueError(f"channel_stats needs (N, C, H, W) or (C, H, W) images, got shape {tuple(x.shape)}")
+        x = x.double().transpose(0, 1).flatten(1)                   # (C, pixels)
+        if total is not None and x.shape[0] != total.shape[0]:
+            raise ValueError(f"image {i} has {x.shape[0]} channels, the first had {total.shape[0]}")
+        total = x.sum(1) if total is None else total + x.sum(1)
+        total_sq = (x * x).sum(1) if total_sq is None else total_sq + (x * x).sum(1)
+        count += x.shape[1]
+    if total is None or total_sq is None or count < 2:
+        raise ValueError("channel_stats got no images")
+    mean = total / count
+    std = ((total_sq - count * mean * mean) / (count - 1)).clamp_min(0).sqrt()   # unbiased, like Tensor.std
+    return mean.tolist(), std.tolist()
 
 
 def cifar10_mini_tensors(split: Split) -> tuple[torch.Tensor, torch.Tensor, list[str]]:

@@ -18,109 +18,35 @@ from PIL import Image
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 from torchvision.datasets.folder import IMG_EXTENSIONS
 
-
-class DataError(ValueError):
-    """Input data that cannot be used as it is; the message names the file or folder."""
-
-
-def is_image_file(path: str | Path, extensions: str | Sequence[str] = IMG_EXTENSIONS) -> bool:
-    """Whether ``path`` has one of the image ``extensions`` (case-insensitive).
-
-    Args:
-        path: A file name or path.
-        extensions: One ending (``".png"``) or several (``(".jpg", ".jpeg")``).
-
-    Example:
-        >>> is_image_file("cat.JPG"), is_image_file("cat.jpg", ".png")
-        (True, False)
-    """
-    if isinstance(extensions, str):  # a single ending, not a sequence of one-letter endings
-        extensions = (extensions,)
-    return str(path).lower().endswith(tuple(e.lower() for e in extensions))
-
-
-def scan_class_folders(
-    root: str | Path,
-    extensions: Sequence[str] = IMG_EXTENSIONS,
-    skip_other_files: bool = False,
-    allowed_other: frozenset[str] = frozenset(),
-) -> tuple[list[str], list[tuple[Path, int]], list[Path]]:
-    """List an ``ImageFolder``-style tree: ``root/<class>/<image>``.
-
-    Hidden files and folders (``.DS_Store``, ``.ipynb_checkpoints``) are left out.
-
-    Args:
-        root: The folder holding one sub-folder per class.
-        extensions: File endings that count as images.
-        skip_other_files: If False, a file that is not an image is an error; if True it is
-            left out and returned in the third list.
-        allowed_other: Paths relative to ``root`` that may be non-images and are left out.
-
-    Returns:
-        ``(classes, samples, skipped)``: sorted class names, ``(path, class_index)`` pairs in a
-        stable order, and the non-image files that were left out.
-
-    Raises:
-        DataError: ``root`` is missing or holds no class folder, a class folder holds no image,
-            or a file is not an image (unless skipped); the message names it.
-    """
-    root = Path(root)
-    if not root.is_dir():
-        raise DataError(f"dataset folder not found: {root}")
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not classes:
-        raise DataError(f"{root} holds no class folders (expected {root}/<class>/<image files>)")
-    samples: list[tuple[Path, int]] = []
-    skipped: list[Path] = []
-    for index, cls in enumerate(classes):
-        found = 0
-        for path in sorted((root / cls).iterdir()):
-            if path.name.startswith(".") or path.is_dir():
-                continue
-            if is_image_file(path, extensions):
-                samples.append((path, index))
-                found += 1
-            elif skip_other_files or path.relative_to(root).as_posix() in allowed_other:
-                skipped.append(path)
-            else:
-                raise DataError(
-                    f"{path} is not an image file (its extension is not one of {', '.join(extensions)}); "
-                    "remove it, or pass skip_other_files=True to leave such files out"
-                )
-        if found == 0:
-            raise DataError(f"class folder {root / cls} holds no image files")
-    return classes, samples, skipped
-
-
-def load_rgb(path: str | Path) -> Image.Image:
-    """Open an image file as a 3-channel RGB PIL image.
-
-    ``.convert("RGB")`` turns grayscale, palette (GIF), RGBA and CMYK files into the three
-    channels a model expects, and forces the pixels to be decoded here, where the file name is
-    known, rather than later inside a transform.
-
-    Raises:
-        DataError: The file is missing or cannot be decoded; the message names it.
-    """
-    try:
-        with Image.open(path) as image:
-            return image.convert("RGB")
-    except (OSError, SyntaxError, ValueError) as e:  # PIL raises all three for bad files
-        raise DataError(f"cannot read {path} as an image: {e}") from e
+from helpers.files import DataError, find_unreadable, load_rgb, scan_class_folders
 
 
 class _ImageListDataset(Dataset):
-    """Shared by the datasets below: ``self.samples`` of ``(path, label)``, loaded with ``load_rgb``."""
+    """Shared by the datasets below: ``self.samples`` of ``(path, label)``, loaded with ``self.loader``."""
 
     samples: list[tuple[Path, int]]
-    transform: Callable[[Image.Image], Any] | None
+    transform: Callable[[Any], Any] | None
+    loader: Callable[[Path], Any] = staticmethod(load_rgb)
 
     def __len__(self) -> int:
         return len(self.samples)
 
+    @property
+    def targets(self) -> list[int]:
+        """The label of every sample, in order (as ``ImageFolder.targets``)."""
+        return [label for _, label in self.samples]
+
+    def verify(self) -> None:
+        """Load every file once; raise one ``DataError`` listing all that cannot be read."""
+        bad = find_unreadable((path for path, _ in self.samples), self.loader)
+        if bad:
+            listing = "\n".join(f"  {path}: {reason}" for path, reason in bad)
+            raise DataError(f"{len(bad)} of {len(self.samples)} files cannot be read:\n{listing}\n"
+                            "remove or replace them, then build the dataset again")
+
     def __getitem__(self, index: int) -> tuple[Any, int]:
         path, label = self.samples[index]
-        image = load_rgb(path)  # raises DataError naming the file if it cannot be decoded
+        image = self.loader(path)  # raises DataError naming the file if it cannot be decoded
         if self.transform is not None:
             image = self.transform(image)
         return image, label
@@ -129,33 +55,49 @@ class _ImageListDataset(Dataset):
 class ImageFileDataset(_ImageListDataset):
     """A folder-per-class image dataset written by hand, as notebook 01 builds it.
 
-    It does what ``ImageFolder`` does, with two differences that make bad data visible: a file
-    that is not an image stops construction with an error naming it (unless
-    ``skip_other_files=True``, which lists the skipped files in ``self.skipped``), and a file that
-    cannot be decoded raises an error naming it.
+    It offers what ``ImageFolder`` users rely on (``classes``, ``class_to_idx``, ``targets``,
+    ``samples``), and makes bad data visible: a file that is not an image stops construction
+    with an error naming it (unless ``skip_other_files=True``, which lists the skipped files in
+    ``self.skipped``), a file that cannot be decoded raises an error naming it, and
+    ``verify=True`` finds every unreadable file before training starts.
+
+    Give a validation split the training split's ``classes``: its labels then match even if a
+    class has no folder there (with its own folder scan, ``{'cat': 0, 'ship': 1}`` against the
+    training set's ``{'cat': 0, 'dog': 1, 'ship': 2}`` would silently mislabel every ship).
 
     Args:
         root: A folder with one sub-folder of images per class.
-        transform: Applied to each RGB PIL image.
+        transform: Applied to each loaded image.
         extensions: File endings that count as images.
         skip_other_files: Leave non-image files out instead of raising.
+        classes: Class names in label order (e.g. ``train_set.classes``); None: the sorted folder names.
+        loader: Loads one file, by default ``load_rgb``; ``functools.partial(load_image, mode="L")``
+            keeps grayscale images 1-channel.
+        verify: Load every file now and raise one error listing all that cannot be read.
 
     Example:
-        >>> ds = ImageFileDataset(data_root("hymenoptera", "val"))
-        >>> image, label = ds[0]   # (PIL RGB image, 0)
+        >>> train_set = ImageFileDataset("my_photos/train", verify=True)
+        >>> val_set = ImageFileDataset("my_photos/val", classes=train_set.classes)
     """
 
     def __init__(
         self,
         root: str | Path,
-        transform: Callable[[Image.Image], Any] | None = None,
+        transform: Callable[[Any], Any] | None = None,
         extensions: Sequence[str] = IMG_EXTENSIONS,
         skip_other_files: bool = False,
+        classes: Sequence[str] | None = None,
+        loader: Callable[[Path], Any] = load_rgb,
+        verify: bool = False,
     ) -> None:
         self.root = Path(root)
         self.transform = transform
-        self.classes, self.samples, self.skipped = scan_class_folders(self.root, extensions, skip_other_files)
+        self.loader = loader
+        self.classes, self.samples, self.skipped = scan_class_folders(self.root, extensions, skip_other_files,
+                                                                      classes=classes)
         self.class_to_idx = {cls: i for i, cls in enumerate(self.classes)}
+        if verify:
+            self.verify()
 
     def __repr__(self) -> str:
         return (

@@ -11,7 +11,6 @@ batch, with the argument and the fix in the message (``helpers.engine_checks``).
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
@@ -21,6 +20,7 @@ from torch import nn
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
 from helpers.callbacks import Callback, EpochEndCallback, EpochStartCallback, Monitor, check_callbacks, is_better
+from helpers.metrics import RunningMetrics, raise_if_not_finite
 from helpers.engine_checks import (
     check_batch,
     check_loader,
@@ -37,37 +37,6 @@ HISTORY_KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr")
 
 def _autocast(device: torch.device, amp_dtype: torch.dtype | None) -> torch.autocast:
     return torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=amp_dtype is not None)
-
-
-class _Sums:
-    """Loss and hit counts summed on the device; read once (two ``.item()`` calls) at the end."""
-
-    def __init__(self, device: torch.device, reduction: str) -> None:
-        self.loss = torch.zeros((), device=device)               # sum of per-sample losses
-        self.correct = torch.zeros((), device=device, dtype=torch.int64)
-        self.seen = 0                                            # a Python int: no sync needed
-        self.per_sample = reduction == "mean"                    # "sum" losses are already sums
-
-    def add(self, loss: torch.Tensor, outputs: torch.Tensor, targets: torch.Tensor) -> None:
-        n = targets.shape[0]
-        self.loss += loss.detach().float() * n if self.per_sample else loss.detach().float()
-        hard = targets.argmax(dim=1) if targets.is_floating_point() else targets  # soft targets: their top class
-        self.correct += (outputs.detach().argmax(dim=1) == hard).sum()
-        self.seen += n
-
-    def result(self, what: str, epoch: int, first: int, last: int) -> dict[str, float]:
-        if self.seen == 0:
-            raise ValueError(f"the {what} loader yielded no batches in epoch {epoch}")
-        total = self.loss.item()
-        _raise_if_not_finite(total, epoch, first, last)
-        return {"loss": total / self.seen, "acc": self.correct.item() / self.seen, "n": self.seen}
-
-
-def _raise_if_not_finite(value: float, epoch: int, first: int, last: int) -> None:
-    if not math.isfinite(value):
-        where = f"batch {first}" if first == last else f"batches {first}-{last}"
-        raise FloatingPointError(f"loss became {value} in {where} of epoch {epoch}: stopping "
-                                 "(try a lower learning rate, gradient clipping, or check the inputs)")
 
 
 def train_one_epoch(
@@ -123,7 +92,7 @@ def train_one_epoch(
     check_scheduler(scheduler, "batch", optimizer)
     if check_every < 1:
         raise ValueError(f"check_every must be >= 1, got {check_every}")
-    sums = _Sums(device, loss_reduction(loss_fn))
+    sums = RunningMetrics(device, loss_reduction(loss_fn))
     lr_sum, checked = 0.0, 0
     model.train()
     batches: Iterable[Any] = loader
@@ -157,7 +126,7 @@ def train_one_epoch(
             scheduler.step()
         sums.add(loss, outputs, targets)
         if i % check_every == 0:  # one sync every check_every batches, not one per batch
-            _raise_if_not_finite(sums.loss.item(), epoch, checked + 1, i)
+            raise_if_not_finite(sums.loss.item(), epoch, checked + 1, i)
             checked = i
     result = sums.result("training", epoch, checked + 1, i)
     return {**result, "lr": lr_sum / max(i, 1)}
@@ -182,7 +151,7 @@ def evaluate(
     check_model_device(model, device)
     check_loader(loader, "loader", reusable=False)
     check_precision(amp_dtype, None, training=False)
-    sums = _Sums(device, loss_reduction(loss_fn))
+    sums = RunningMetrics(device, loss_reduction(loss_fn))
     model.eval()
     i = 0
     with torch.inference_mode(), _autocast(device, amp_dtype):

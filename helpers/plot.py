@@ -250,3 +250,41 @@ def plot_history(history: Mapping[str, Sequence[float]], title: str | None = Non
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def plot_confusion_matrix(matrix: torch.Tensor, class_names: Sequence[str], title: str = "confusion matrix",
+                          ax: plt.Axes | None = None) -> Figure:
+    """Draw a confusion matrix (row = true class, column = prediction) with its counts.
+
+    Args:
+        matrix: ``(C, C)`` counts, e.g. from ``helpers.metrics.confusion_matrix``.
+        class_names: ``C`` names for the axes.
+        title: The panel's title.
+        ax: Draw into this axes (e.g. one panel of a larger figure); None makes a new figure.
+
+    Returns:
+        The figure drawn into.
+
+    Example:
+        >>> plot_confusion_matrix(confusion_matrix(preds, targets, 10), classes)
+        >>> plt.show()
+    """
+    matrix = torch.as_tensor(matrix).cpu()
+    c = len(class_names)
+    if matrix.shape != (c, c):
+        raise ValueError(f"matrix must be ({c}, {c}) for {c} class names, got {tuple(matrix.shape)}")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(1.0 + 0.6 * c, 0.8 + 0.55 * c))
+    else:
+        fig = ax.figure  # type: ignore[assignment]
+    ax.imshow(matrix.numpy(), cmap="Blues")
+    peak = float(matrix.max()) if matrix.numel() else 0.0
+    for i in range(c):
+        for j in range(c):
+            value = matrix[i, j].item()
+            ax.text(j, i, f"{value:g}", ha="center", va="center", fontsize=8,
+                    color="white" if value > peak / 2 else "black")
+    ax.set_xticks(range(c), list(class_names), rotation=45, ha="right")
+    ax.set_yticks(range(c), list(class_names))
+    ax.set(xlabel="predicted", ylabel="true", title=title)
+    return fig

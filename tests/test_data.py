@@ -20,7 +20,7 @@ from helpers.data import (
     data_root,
     hymenoptera,
 )
-from helpers.datasets import DataError
+from helpers.files import DataError
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 TO_TENSOR = v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])

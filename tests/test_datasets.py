@@ -7,15 +7,8 @@ from torch.utils.data import DataLoader
 from torchvision.datasets import ImageFolder
 from torchvision.transforms import v2
 
-from helpers.datasets import (
-    DataError,
-    ImageFileDataset,
-    LabelFileDataset,
-    TensorImageFolder,
-    TextLinesStream,
-    is_image_file,
-    load_rgb,
-)
+from helpers.datasets import ImageFileDataset, LabelFileDataset, TensorImageFolder, TextLinesStream
+from helpers.files import DataError, is_image_file, load_rgb
 
 TO_TENSOR = v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])
 
