@@ -24,10 +24,11 @@ from torchvision import transforms as v1
 from torchvision.datasets import ImageFolder
 from torchvision.transforms import v2
 
-from helpers.data import data_root, load_rgb
-from helpers.loading import TensorImageFolder, seed_worker
-
-MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+from helpers.data import IMAGENET_MEAN as MEAN
+from helpers.data import IMAGENET_STD as STD
+from helpers.data import data_root
+from helpers.datasets import TensorImageFolder
+from helpers.files import load_rgb
 BATCH_SIZE = 32
 
 
@@ -47,7 +48,8 @@ def tuned_loader(num_workers: int = 2) -> DataLoader:
     ])
     samples = ImageFolder(data_root("hymenoptera", "train")).samples + ImageFolder(data_root("hymenoptera", "val")).samples
     return DataLoader(TensorImageFolder(samples, transform=tf), batch_size=BATCH_SIZE, shuffle=True,
-                      num_workers=num_workers, persistent_workers=num_workers > 0, worker_init_fn=seed_worker,
+                      num_workers=num_workers, persistent_workers=num_workers > 0,
+                      prefetch_factor=2 if num_workers > 0 else None,  # the default, written out: batches each worker prepares ahead
                       generator=torch.Generator().manual_seed(0))
 
 
