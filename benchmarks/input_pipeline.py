@@ -29,6 +29,7 @@ from helpers.data import IMAGENET_STD as STD
 from helpers.data import data_root
 from helpers.datasets import TensorImageFolder
 from helpers.files import load_rgb
+
 BATCH_SIZE = 32
 
 
@@ -46,10 +47,11 @@ def tuned_loader(num_workers: int = 2) -> DataLoader:
         v2.ToDtype(torch.float32, scale=True),
         v2.Normalize(MEAN, STD),
     ])
-    samples = ImageFolder(data_root("hymenoptera", "train")).samples + ImageFolder(data_root("hymenoptera", "val")).samples
+    samples = [s for split in ("train", "val") for s in ImageFolder(data_root("hymenoptera", split)).samples]
     return DataLoader(TensorImageFolder(samples, transform=tf), batch_size=BATCH_SIZE, shuffle=True,
                       num_workers=num_workers, persistent_workers=num_workers > 0,
-                      prefetch_factor=2 if num_workers > 0 else None,  # the default, written out: batches each worker prepares ahead
+                      # the default, written out: the batches each worker prepares ahead
+                      prefetch_factor=2 if num_workers > 0 else None,
                       generator=torch.Generator().manual_seed(0))
 
 
@@ -83,7 +85,8 @@ def main() -> None:
     print(f"torch threads: {torch.get_num_threads()}, batch size {BATCH_SIZE}, "
           f"{args.reps} timed epochs of 397 images per pipeline")
     for name, values in rates.items():
-        print(f"{name}: median {statistics.median(values):.0f} images/s  (epochs: {', '.join(f'{r:.0f}' for r in values)})")
+        epochs = ", ".join(f"{r:.0f}" for r in values)
+        print(f"{name}: median {statistics.median(values):.0f} images/s  (epochs: {epochs})")
     print(f"tuned / naive = {statistics.median(rates['tuned']) / statistics.median(rates['naive']):.2f}x")
 
 

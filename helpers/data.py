@@ -103,7 +103,9 @@ def hymenoptera(split: Split, transform: Callable[[Any], Any] | None = None) -> 
 
 
 
-def channel_stats(images: torch.Tensor | Iterable[Any], max_images: int | None = None) -> tuple[list[float], list[float]]:
+def channel_stats(
+    images: torch.Tensor | Iterable[Any], max_images: int | None = None
+) -> tuple[list[float], list[float]]:
     """Per-channel mean and standard deviation of images, for ``Normalize`` or ``BatchAugment``.
 
     Notebook 02 computes this by hand. Every pixel of every image counts once, so images of

@@ -20,7 +20,6 @@ from torch import nn
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
 from helpers.callbacks import Callback, EpochEndCallback, EpochStartCallback, Monitor, check_callbacks, is_better
-from helpers.metrics import RunningMetrics, raise_if_not_finite
 from helpers.engine_checks import (
     check_batch,
     check_loader,
@@ -29,6 +28,7 @@ from helpers.engine_checks import (
     check_scheduler,
     loss_reduction,
 )
+from helpers.metrics import RunningMetrics, raise_if_not_finite
 from helpers.utils import check_device
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -230,7 +230,7 @@ def fit(
     if not isinstance(epochs, int) or epochs < start:
         raise ValueError(f"epochs is the last epoch to train; it must be an int >= {start}, got {epochs!r}")
     best_epoch = 0
-    for e, value in zip(history["epoch"], history[monitor]):
+    for e, value in zip(history["epoch"], history[monitor], strict=True):
         if best_epoch == 0 or is_better(monitor, value, history[monitor][best_epoch - 1]):
             best_epoch = e
     best_state: dict[str, torch.Tensor] | None = None
@@ -244,7 +244,7 @@ def fit(
         for cb in cbs:
             if isinstance(cb, EpochStartCallback):
                 cb.on_epoch_start(epoch)
-        train = train_one_epoch(model, train_loader, loss_fn, optimizer, device, scheduler=batch_scheduler,  # type: ignore[arg-type]
+        train = train_one_epoch(model, train_loader, loss_fn, optimizer, device, scheduler=batch_scheduler,
                                 grad_clip=grad_clip, amp_dtype=amp_dtype, scaler=scaler, epoch=epoch,
                                 progress=progress)
         val = evaluate(model, val_loader, loss_fn, device, amp_dtype=amp_dtype)

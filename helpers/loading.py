@@ -145,7 +145,8 @@ class BatchAugment:
         self.mean = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
         self.std = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
         if self.mean.shape != self.std.shape:
-            raise ValueError(f"mean and std need the same length (one value per channel), got {len(mean)} and {len(std)}")
+            raise ValueError("mean and std need the same length (one value per channel), "
+                             f"got {len(mean)} and {len(std)}")
         self.crop_padding = crop_padding
         self.flip = flip
         self.generator = PerWorkerGenerator(generator)

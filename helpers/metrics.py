@@ -98,7 +98,8 @@ def predict(model: nn.Module, loader: Iterable[Any], device: torch.device | str,
         for batch in loader:
             inputs = batch[0] if isinstance(batch, (tuple, list)) else batch
             if not isinstance(inputs, torch.Tensor):
-                raise TypeError(f"predict needs batches of input tensors or (inputs, targets), got {type(inputs).__name__}")
+                raise TypeError("predict needs batches of input tensors or (inputs, targets), "
+                                f"got {type(inputs).__name__}")
             logits = model(inputs.to(device, non_blocking=True))
             if logits.dim() != 2:
                 raise ValueError(f"predict needs (B, C) logits from the model, got shape {tuple(logits.shape)}")
@@ -109,7 +110,8 @@ def predict(model: nn.Module, loader: Iterable[Any], device: torch.device | str,
                 targets.append(torch.as_tensor(batch[1]).cpu())
     if not probs:
         raise ValueError("the loader yielded no batches")
-    return Predictions(torch.cat(preds), torch.cat(probs), torch.cat(targets) if targets else torch.empty(0, dtype=torch.int64))
+    all_targets = torch.cat(targets) if targets else torch.empty(0, dtype=torch.int64)
+    return Predictions(torch.cat(preds), torch.cat(probs), all_targets)
 
 
 def confusion_matrix(preds: torch.Tensor, targets: torch.Tensor, num_classes: int) -> torch.Tensor:

@@ -78,8 +78,8 @@ def check_device(device: str | torch.device, name: str = "device") -> torch.devi
         if not torch.backends.mps.is_available():
             raise ValueError(f"{name}={str(device)!r}, but Apple's MPS backend is not available here; use 'cpu'")
         return dev
-    if not (hasattr(torch, "accelerator") and torch.accelerator.is_available()
-            and torch.accelerator.current_accelerator().type == dev.type):
+    accelerator = torch.accelerator.current_accelerator() if torch.accelerator.is_available() else None
+    if accelerator is None or accelerator.type != dev.type:
         raise ValueError(f"{name}={str(device)!r}: this machine has no {dev.type} device")
     return dev
 

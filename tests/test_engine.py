@@ -64,7 +64,7 @@ def test_fit_is_bit_identical_to_a_hand_written_loop(per_batch_scheduler):
     history = fit(model, train_loader, val_loader, loss_fn, optimizer, CPU, epochs=2, scheduler=scheduler,
                   scheduler_step="batch", **QUIET)
     assert history["epoch"] == [1, 2]
-    assert list(zip(history["val_loss"], history["val_acc"])) == hand_val
+    assert list(zip(history["val_loss"], history["val_acc"], strict=True)) == hand_val
     for key, value in model.state_dict().items():
         assert torch.equal(value, by_hand[key]), key
 

@@ -3,7 +3,6 @@ import random
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
@@ -108,7 +107,8 @@ def test_batch_augment_without_augmentation_is_normalize():
 
 def test_batch_augment_crops_and_flips_each_image_independently():
     image = torch.arange(3 * 8 * 8).view(3, 8, 8).to(torch.uint8)
-    augment = BatchAugment((0.0,) * 3, (1.0,) * 3, crop_padding=2, flip=True, generator=torch.Generator().manual_seed(0))
+    augment = BatchAugment((0.0,) * 3, (1.0,) * 3, crop_padding=2, flip=True,
+                           generator=torch.Generator().manual_seed(0))
     x, _ = augment([(image, 0)] * 64)
     assert x.shape == (64, 3, 8, 8)
     distinct = {tuple(v.flatten().tolist()) for v in x}
@@ -132,7 +132,8 @@ class SameImage(Dataset):
 
 
 def augmented_epochs(seed, epochs=2, workers=2, persistent=False):
-    augment = BatchAugment((0.0,) * 3, (1.0,) * 3, crop_padding=2, flip=True, generator=torch.Generator().manual_seed(0))
+    augment = BatchAugment((0.0,) * 3, (1.0,) * 3, crop_padding=2, flip=True,
+                           generator=torch.Generator().manual_seed(0))
     loader = DataLoader(SameImage(), batch_size=4, num_workers=workers, collate_fn=augment,
                         generator=torch.Generator().manual_seed(seed), multiprocessing_context="fork",
                         persistent_workers=persistent and workers > 0)

@@ -110,7 +110,7 @@ def test_predict_and_confusion_matrix_match_a_plain_loop():
     torch.manual_seed(0)
     model = nn.Linear(5, 3)
     x, y = torch.randn(20, 5), torch.randint(0, 3, (20,))
-    loader = DataLoader(list(zip(x, y)), batch_size=6)
+    loader = DataLoader(list(zip(x, y, strict=True)), batch_size=6)
     preds, probs, targets = predict(model, loader, "cpu")
     with torch.no_grad():
         expected = model(x).softmax(1)
@@ -118,7 +118,7 @@ def test_predict_and_confusion_matrix_match_a_plain_loop():
     assert torch.equal(preds, expected.argmax(1)) and torch.equal(targets, y)
     matrix = confusion_matrix(preds, targets, 3)
     by_hand = torch.zeros(3, 3, dtype=torch.int64)
-    for t, p in zip(y.tolist(), preds.tolist()):
+    for t, p in zip(y.tolist(), preds.tolist(), strict=True):
         by_hand[t, p] += 1
     assert torch.equal(matrix, by_hand) and matrix.trace() == (preds == y).sum()
     with pytest.raises(ValueError, match="outside 0..2"):
@@ -156,7 +156,8 @@ def test_practitioners_path_end_to_end(tmp_path, variant):
         classes = COLOURS if split == "train" else ("cat", "ship")
         for k, cls in enumerate(classes):
             for i in range(n):
-                photo(root / split / cls / f"{i}.jpg", COLOURS[cls], size=size, seed=100 * k + i + 1000 * (split == "val"))
+                seed = 100 * k + i + 1000 * (split == "val")
+                photo(root / split / cls / f"{i}.jpg", COLOURS[cls], size=size, seed=seed)
     (root / "train" / "dog" / "notes.txt").write_text("a stray file")
     (root / "train" / "ship" / "broken.jpg").write_bytes(b"\xff\xd8\xff truncated")
 
@@ -192,7 +193,8 @@ def test_practitioners_path_end_to_end(tmp_path, variant):
     preds, probs, targets = predict(model, val_loader, "cpu")
     matrix = confusion_matrix(preds, targets, len(train.classes))
     assert matrix.sum() == len(val) and matrix[1].sum() == 0          # no dog in val: an empty row, not a shift
-    assert math.isclose(matrix.trace().item() / len(val), evaluate(model, val_loader, nn.CrossEntropyLoss(), "cpu")["acc"])
+    accuracy = evaluate(model, val_loader, nn.CrossEntropyLoss(), "cpu")["acc"]
+    assert math.isclose(matrix.trace().item() / len(val), accuracy)
     assert probs.shape == (len(val), 3)
 
     resnet = CifarResNet(num_classes=3, in_channels=1 if gray else 3)

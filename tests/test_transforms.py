@@ -7,7 +7,8 @@ from torchvision.transforms import v2
 from helpers.transforms import AddGaussianNoise, SquarePad
 
 
-@pytest.mark.parametrize("shape,expected", [((3, 20, 30), (3, 30, 30)), ((3, 31, 10), (3, 31, 31)), ((1, 8, 8), (1, 8, 8))])
+@pytest.mark.parametrize("shape,expected",
+                         [((3, 20, 30), (3, 30, 30)), ((3, 31, 10), (3, 31, 31)), ((1, 8, 8), (1, 8, 8))])
 def test_square_pad_makes_square_and_centres(shape, expected):
     image = torch.ones(shape)
     out = SquarePad(fill=0)(image)

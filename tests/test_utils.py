@@ -106,4 +106,4 @@ def test_helpers_names_resolve_to_their_modules():
     for name in helpers.__all__:
         assert getattr(helpers, name) is not None
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
-        helpers.nope
+        _ = helpers.nope
