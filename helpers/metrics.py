@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 import torch
+import torch.distributed as dist
 from torch import nn
 
 from helpers.utils import check_device
@@ -50,12 +51,30 @@ class RunningMetrics:
 
     def result(self, what: str, epoch: int, first: int, last: int) -> dict[str, float]:
         """``{"loss", "acc", "n"}``, read from the device once; ``what``, ``epoch`` and the batch
-        range ``first``-``last`` only name the place in error messages."""
-        if self.seen == 0:
+        range ``first``-``last`` only name the place in error messages.
+
+        Under ``torch.distributed`` (a process group of more than one process), the sums and
+        counts of all processes are added first (``all_reduce``), so every process returns the
+        metrics of all the data, not of its own share. (A ``DistributedSampler`` that pads the
+        last shard repeats a few samples; they are counted twice.)
+        """
+        if _world_size() > 1:
+            packed = torch.stack([self.loss.double(), self.correct.double(),
+                                  torch.tensor(float(self.seen), dtype=torch.float64, device=self.loss.device)])
+            dist.all_reduce(packed, op=dist.ReduceOp.SUM)   # sums of sums, not an average of averages
+            total, correct, seen = packed.tolist()
+            seen = int(seen)
+        else:
+            total, correct, seen = self.loss.item(), None, self.seen
+        if seen == 0:
             raise ValueError(f"the {what} loader yielded no batches in epoch {epoch}")
-        total = self.loss.item()
         raise_if_not_finite(total, epoch, first, last)
-        return {"loss": total / self.seen, "acc": self.correct.item() / self.seen, "n": self.seen}
+        hits = self.correct.item() if correct is None else correct
+        return {"loss": total / seen, "acc": hits / seen, "n": seen}
+
+
+def _world_size() -> int:
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
 
 
 def raise_if_not_finite(value: float, epoch: int, first: int, last: int) -> None:
