@@ -1,33 +1,65 @@
-# `make lab` and `make test` each create .venv on first use and reinstall requirements.txt
-# into it only when that file (or pyproject.toml) has changed.
+# `make lab` and `make test` each create .venv on first use and install into it only when a file
+# they install from has changed. Both install the versions the notebooks were tested with
+# (requirements.txt's ranges, pinned by constraints.txt); `make test` adds the tools in
+# requirements-dev.txt. `make lab CONSTRAINTS=` installs requirements.txt's ranges alone, and so
+# does Python 3.10, for which some of the pinned releases (numpy 2.4, ...) have no wheels.
 
-PYTHON ?= python3
-VENV   ?= .venv
-BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.requirements-installed
+PYTHON      ?= python3
+VENV        ?= .venv
+BIN         := $(VENV)/bin
+ifeq ($(origin CONSTRAINTS),undefined)
+CONSTRAINTS := $(shell $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) -c \
+                 'import sys; print("constraints.txt" if sys.version_info >= (3, 11) else "")' 2>/dev/null)
+endif
+STAMP       := $(VENV)/.requirements-installed
+DEV_STAMP   := $(VENV)/.dev-requirements-installed
+PIP_INSTALL := $(BIN)/python -m pip install $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
+LINT_PATHS  := helpers tests benchmarks scripts data/build.py conftest.py notebooks
 
-.PHONY: help lab test data clean
+.PHONY: help lab test unit lint data constraints clean
 
 help:
-	@echo "make lab    start JupyterLab on notebooks/ (creates .venv on first use)"
-	@echo "make test   unit tests of helpers + strict nbval over every notebook"
-	@echo "make data   rebuild data/ from ../shared/datasets/ (see data/README.md)"
-	@echo "make clean  remove what the notebooks write (runs/, checkpoints/, outputs/)"
+	@echo "make lab          start JupyterLab on notebooks/ (creates .venv on first use)"
+	@echo "make test         lint (ruff, mypy), unit tests of helpers, strict nbval over every notebook"
+	@echo "make unit         the unit tests in tests/ alone, without the notebooks, the benchmarks or lint"
+	@echo "make lint         ruff over the code and the notebooks, mypy over helpers/"
+	@echo "make data         rebuild data/ from ../shared/datasets/ (see data/README.md)"
+	@echo "make constraints  rewrite constraints.txt's pins from .venv (see that file's header)"
+	@echo "make clean        remove what the notebooks write (runs/, checkpoints/, outputs/)"
 
-$(STAMP): requirements.txt pyproject.toml
+$(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10 or newer is needed; run make PYTHON=python3.12 (or another)")'
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -r requirements.txt
+	$(PYTHON) -m venv $(VENV)
+
+# What a learner needs.
+$(STAMP): requirements.txt pyproject.toml $(CONSTRAINTS) | $(VENV)/bin/python
+	$(PIP_INSTALL) -r requirements.txt
 	touch $@
+
+# What the tests need on top (requirements-dev.txt includes requirements.txt).
+$(DEV_STAMP): requirements-dev.txt requirements.txt pyproject.toml $(CONSTRAINTS) | $(VENV)/bin/python
+	$(PIP_INSTALL) -r requirements-dev.txt
+	touch $(STAMP) $@
 
 lab: $(STAMP)
 	$(BIN)/python -m jupyterlab notebooks/
 
-test: $(STAMP)
+lint: $(DEV_STAMP)
+	$(BIN)/python -m ruff check $(LINT_PATHS)
+	$(BIN)/python -m mypy
+
+test: lint
 	HELPERS_DEVICE=cpu $(BIN)/python -m pytest
+
+unit: $(DEV_STAMP)
+	HELPERS_DEVICE=cpu $(BIN)/python -m pytest tests -m "not slow"
 
 data: $(STAMP)
 	$(BIN)/python data/build.py
+
+constraints: $(DEV_STAMP)
+	{ sed '/^# ---- pins ----$$/q' constraints.txt; $(BIN)/python -m pip freeze --exclude-editable; } > constraints.txt.tmp
+	mv constraints.txt.tmp constraints.txt
 
 clean:
 	rm -rf runs checkpoints outputs notebooks/runs notebooks/checkpoints notebooks/outputs
