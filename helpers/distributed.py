@@ -21,7 +21,8 @@ def setup(backend: str | None = None) -> tuple[int, int, torch.device]:
     ``MASTER_ADDR`` and ``MASTER_PORT`` in each; ``init_process_group`` reads them.
 
     Args:
-        backend: ``"nccl"`` for CUDA GPUs, ``"gloo"`` for CPUs; None picks by whether CUDA is present.
+        backend: ``"nccl"`` for CUDA GPUs, ``"gloo"`` for CPUs; None picks NCCL when this machine
+            has a GPU for every local process, else gloo on the CPUs.
 
     Returns:
         ``(rank, world_size, device)``: this process's rank, the number of processes, and the
@@ -38,7 +39,8 @@ def setup(backend: str | None = None) -> tuple[int, int, torch.device]:
     if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
         raise RuntimeError("no RANK/WORLD_SIZE in the environment: start this script with "
                            "`python -m torch.distributed.run --nproc_per_node=N script.py`")
-    use_cuda = torch.cuda.is_available()
+    local_procs = int(os.environ.get("LOCAL_WORLD_SIZE", os.environ["WORLD_SIZE"]))
+    use_cuda = uses_cuda(backend, local_procs)
     backend = backend or ("nccl" if use_cuda else "gloo")
     if use_cuda:
         local_rank = int(os.environ.get("LOCAL_RANK", 0))
@@ -48,6 +50,14 @@ def setup(backend: str | None = None) -> tuple[int, int, torch.device]:
         device = torch.device("cpu")
     dist.init_process_group(backend=backend)
     return dist.get_rank(), dist.get_world_size(), device
+
+
+def uses_cuda(backend: str | None, local_procs: int) -> bool:
+    """Whether ``setup`` gives each process a GPU: only with NCCL (asked for, or chosen when
+    ``backend`` is None) and a GPU for each of the ``local_procs`` processes on this machine;
+    otherwise every process uses the CPU with gloo."""
+    return (backend in (None, "nccl") and torch.cuda.is_available()
+            and torch.cuda.device_count() >= local_procs)
 
 
 def cleanup() -> None:

@@ -12,14 +12,16 @@ batch, with the argument and the fix in the message (``helpers.engine_checks``).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
 import torch
 from torch import nn
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
+from torch.utils.data import DistributedSampler
 
 from helpers.callbacks import Callback, EpochEndCallback, EpochStartCallback, Monitor, check_callbacks, is_better
+from helpers.distributed import is_main_process
 from helpers.engine_checks import (
     check_batch,
     check_loader,
@@ -39,10 +41,25 @@ def _autocast(device: torch.device, amp_dtype: torch.dtype | None) -> torch.auto
     return torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=amp_dtype is not None)
 
 
+def _to_device(batch: Any, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    # non_blocking only on CUDA: there a copy from pinned memory overlaps compute, and one from
+    # ordinary memory is synchronous anyway. On MPS an asynchronous copy from ordinary memory can
+    # read a batch that has already been freed (and nothing in an epoch waits for the device).
+    nb = device.type == "cuda"
+    return batch[0].to(device, non_blocking=nb), batch[1].to(device, non_blocking=nb)
+
+
+def _sharded(loader: object) -> bool:
+    """Whether ``loader`` gives each process of a distributed run its own share (a DistributedSampler)."""
+    sampler = getattr(loader, "sampler", None)
+    batch_sampler = getattr(getattr(loader, "batch_sampler", None), "sampler", None)
+    return isinstance(sampler, DistributedSampler) or isinstance(batch_sampler, DistributedSampler)
+
+
 def train_one_epoch(
     model: nn.Module,
     loader: Iterable[Batch],
-    loss_fn: nn.Module,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     optimizer: torch.optim.Optimizer,
     device: torch.device | str,
     scheduler: LRScheduler | None = None,
@@ -92,7 +109,7 @@ def train_one_epoch(
     check_scheduler(scheduler, "batch", optimizer)
     if check_every < 1:
         raise ValueError(f"check_every must be >= 1, got {check_every}")
-    sums = RunningMetrics(device, loss_reduction(loss_fn))
+    sums = RunningMetrics(device, loss_reduction(loss_fn), all_reduce=_sharded(loader))
     lr_sum, checked = 0.0, 0
     model.train()
     batches: Iterable[Any] = loader
@@ -104,7 +121,7 @@ def train_one_epoch(
     for i, batch in enumerate(batches, start=1):
         if i == 1:
             check_batch(batch, "loader")
-        inputs, targets = batch[0].to(device, non_blocking=True), batch[1].to(device, non_blocking=True)
+        inputs, targets = _to_device(batch, device)
         with _autocast(device, amp_dtype):
             outputs = model(inputs)
             loss = loss_fn(outputs, targets)
@@ -135,40 +152,44 @@ def train_one_epoch(
 def evaluate(
     model: nn.Module,
     loader: Iterable[Batch],
-    loss_fn: nn.Module,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     device: torch.device | str,
     amp_dtype: torch.dtype | None = None,
+    epoch: int = 0,
 ) -> dict[str, float]:
     """Loss and accuracy of ``model`` on ``loader``, in eval mode, without recording gradients.
 
     Args:
         model, loader, loss_fn, device, amp_dtype: As in ``train_one_epoch``.
+        epoch: Used in error messages only.
 
     Returns:
         ``{"loss": mean loss, "acc": accuracy, "n": number of samples}``, weighted by batch size.
+        When ``loader`` shards the data over processes (a ``DistributedSampler``), the sums of
+        all processes are added first (``all_reduce``): every process must then call it.
     """
     device = check_device(device)
     check_model_device(model, device)
     check_loader(loader, "loader", reusable=False)
     check_precision(amp_dtype, None, training=False)
-    sums = RunningMetrics(device, loss_reduction(loss_fn))
+    sums = RunningMetrics(device, loss_reduction(loss_fn), all_reduce=_sharded(loader))
     model.eval()
     i = 0
     with torch.inference_mode(), _autocast(device, amp_dtype):
         for i, batch in enumerate(loader, start=1):
             if i == 1:
                 check_batch(batch, "loader")
-            inputs, targets = batch[0].to(device, non_blocking=True), batch[1].to(device, non_blocking=True)
+            inputs, targets = _to_device(batch, device)
             outputs = model(inputs)
             sums.add(loss_fn(outputs, targets), outputs, targets)
-    return sums.result("evaluation", 0, 1, i)
+    return sums.result("evaluation", epoch, 1, i)
 
 
 def fit(
     model: nn.Module,
     train_loader: Iterable[Batch],
     val_loader: Iterable[Batch],
-    loss_fn: nn.Module,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     optimizer: torch.optim.Optimizer,
     device: torch.device | str,
     epochs: int,
@@ -182,8 +203,8 @@ def fit(
     restore_best: bool = False,
     callbacks: Sequence[Callback] = (),
     history: dict[str, Any] | None = None,
-    progress: bool = True,
-    verbose: bool = True,
+    progress: bool | None = None,
+    verbose: bool | None = None,
 ) -> dict[str, Any]:
     """Train until epoch ``epochs``, evaluating after each epoch; return the history.
 
@@ -203,8 +224,9 @@ def fit(
         history: A history returned by an earlier ``fit`` to continue: training resumes at the
             epoch after its last one (with the model, optimizer and scheduler in the state that
             run left them, e.g. loaded from a checkpoint).
-        progress: ``tqdm.auto`` progress bars over epochs and batches.
-        verbose: Print one line per epoch.
+        progress: ``tqdm.auto`` progress bars over epochs and batches; None: on the main
+            process only (every process of a distributed run would draw its own).
+        verbose: Print one line per epoch; None: on the main process only.
 
     Returns:
         A history: per-epoch lists ``epoch``, ``train_loss``, ``train_acc``, ``val_loss``,
@@ -215,6 +237,9 @@ def fit(
         >>> history = fit(model, train_loader, val_loader, nn.CrossEntropyLoss(), optimizer, "cpu", epochs=5)
         >>> plot_history(history)
     """
+    main = is_main_process()
+    progress = main if progress is None else progress
+    verbose = main if verbose is None else verbose
     device = check_device(device)
     check_model_device(model, device)
     check_loader(train_loader, "train_loader", reusable=True)
@@ -225,6 +250,12 @@ def fit(
     if monitor not in HISTORY_KEYS[1:5]:
         raise ValueError(f"monitor must be one of the history's keys {', '.join(HISTORY_KEYS[1:5])}, got {monitor!r}")
     cbs = check_callbacks(callbacks)
+    if restore_best:
+        for cb in cbs:
+            other = getattr(cb, "monitor", monitor)
+            if other != monitor:
+                warnings.warn(f"{type(cb).__name__} watches {other!r} but fit(monitor={monitor!r}) picks the best "
+                              "epoch that restore_best restores: give both the same monitor", stacklevel=2)
     history = _continue(history)
     start = len(history["epoch"]) + 1
     if not isinstance(epochs, int) or epochs < start:
@@ -247,7 +278,7 @@ def fit(
         train = train_one_epoch(model, train_loader, loss_fn, optimizer, device, scheduler=batch_scheduler,
                                 grad_clip=grad_clip, amp_dtype=amp_dtype, scaler=scaler, epoch=epoch,
                                 progress=progress)
-        val = evaluate(model, val_loader, loss_fn, device, amp_dtype=amp_dtype)
+        val = evaluate(model, val_loader, loss_fn, device, amp_dtype=amp_dtype, epoch=epoch)
         if scheduler is not None and scheduler_step == "epoch":
             if isinstance(scheduler, ReduceLROnPlateau):
                 scheduler.step(val["loss"])

@@ -5,6 +5,8 @@ silently in epoch 2.
 
 from __future__ import annotations
 
+import functools
+import types
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -44,7 +46,11 @@ def check_loader(loader: object, name: str, reusable: bool) -> None:
     if not isinstance(loader, Iterable):
         raise TypeError(f"{name} must yield (inputs, targets) batches (a DataLoader or a list), "
                         f"got {type(loader).__name__}")
-    if reusable and isinstance(loader, Iterator):
+    # generators, and built-in iterators such as map, zip or iter(list); an iterator class of
+    # your own whose __iter__ starts over (as DALI's do) is fine
+    one_shot = isinstance(loader, types.GeneratorType) or (
+        isinstance(loader, Iterator) and type(loader).__module__ in ("builtins", "itertools"))
+    if reusable and one_shot:
         raise TypeError(f"{name} is a one-shot iterator ({type(loader).__name__}): it would be empty from the "
                         "second epoch on. Pass something fit can iterate every epoch: a DataLoader, or list(batches)")
 
@@ -54,7 +60,7 @@ def check_batch(batch: Any, name: str) -> None:
     shapes = ([tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__ for x in batch]
               if isinstance(batch, (tuple, list)) else type(batch).__name__)
     expected = ("the engine expects (inputs, targets) batches: inputs (B, ...) and targets (B,) int64 class "
-                "indices or (B, C) float class probabilities")
+                "indices (an integer dtype) or (B, C) float class probabilities")
     if not isinstance(batch, (tuple, list)) or len(batch) != 2:
         hint = ""
         if isinstance(batch, (tuple, list)) and len(batch) == 3:
@@ -67,8 +73,8 @@ def check_batch(batch: Any, name: str) -> None:
                         "collate turns samples into tensors)")
     if targets.is_floating_point():
         ok = targets.dim() == 2 and targets.shape[0] == inputs.shape[0]
-    else:
-        ok = targets.dim() == 1 and targets.shape[0] == inputs.shape[0] and targets.dtype == torch.int64
+    else:  # class indices: any integer type (CrossEntropyLoss takes uint8 as well as int64)
+        ok = targets.dim() == 1 and targets.shape[0] == inputs.shape[0] and targets.dtype != torch.bool
     if not ok:
         raise ValueError(f"{name} yielded inputs {tuple(inputs.shape)} with targets {tuple(targets.shape)} of "
                          f"dtype {targets.dtype}; {expected}")
@@ -84,6 +90,10 @@ def check_precision(amp_dtype: torch.dtype | None, scaler: object, training: boo
                          "which has float32's range and needs none")
     if scaler is not None and not isinstance(scaler, torch.amp.GradScaler):
         raise TypeError(f"scaler must be a torch.amp.GradScaler, got {type(scaler).__name__}")
+    if training and amp_dtype == torch.float16 and isinstance(scaler, torch.amp.GradScaler) and not scaler.is_enabled():
+        raise ValueError("the GradScaler is disabled (built for a device type this machine lacks, or with "
+                         "enabled=False), so float16 gradients would not be scaled: build it as "
+                         "torch.amp.GradScaler(device.type)")
 
 
 def check_scheduler(scheduler: object, step: str, optimizer: torch.optim.Optimizer) -> None:
@@ -98,6 +108,9 @@ def check_scheduler(scheduler: object, step: str, optimizer: torch.optim.Optimiz
         raise ValueError("scheduler was built for another optimizer than the one given: build it from this one, "
                          "e.g. StepLR(optimizer, ...)")
     name = type(scheduler).__name__
+    if isinstance(scheduler, ReduceLROnPlateau) and scheduler.mode != "min":
+        raise ValueError("fit steps ReduceLROnPlateau with the validation loss, which should fall: build it with "
+                         "mode='min' (mode='max' would cut the rate while the loss improves)")
     if step == "batch" and isinstance(scheduler, ReduceLROnPlateau):
         raise ValueError("ReduceLROnPlateau reacts to a validation metric once per epoch: use scheduler_step='epoch'")
     if step == "epoch" and isinstance(scheduler, PER_BATCH_SCHEDULERS):
@@ -106,10 +119,16 @@ def check_scheduler(scheduler: object, step: str, optimizer: torch.optim.Optimiz
 
 
 def loss_reduction(loss_fn: object) -> str:
-    """The loss's ``reduction``: ``"mean"`` or ``"sum"`` are handled; ``"none"`` cannot be backpropagated."""
+    """The loss's ``reduction``: ``"mean"`` (or ``"batchmean"``) and ``"sum"`` are handled; ``"none"``
+    gives one loss per sample, which ``backward`` cannot start from."""
     if not callable(loss_fn):
         raise TypeError(f"loss_fn must be callable, e.g. nn.CrossEntropyLoss(), got {type(loss_fn).__name__}")
-    reduction = getattr(loss_fn, "reduction", "mean")
+    if isinstance(loss_fn, functools.partial):      # partial(F.cross_entropy, reduction="sum")
+        reduction = loss_fn.keywords.get("reduction", "mean")
+    else:
+        reduction = getattr(loss_fn, "reduction", "mean")
+    if reduction == "batchmean":                    # KLDivLoss: the sum divided by the batch size, a mean per sample
+        reduction = "mean"
     if reduction not in ("mean", "sum"):
         raise ValueError(f"loss_fn has reduction={reduction!r}: the engine needs one number per batch; use "
                          "reduction='mean' (or 'sum', which the engine divides by the batch size for its metrics)")

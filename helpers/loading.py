@@ -72,8 +72,9 @@ def seed_worker(worker_id: int) -> None:
     What it cannot reach: generator *objects* you created (``np.random.default_rng(0)``,
     ``torch.Generator()``, ``random.Random(0)``) and stored on the dataset or its transform.
     Every worker receives a copy of the same state, so every worker draws the same numbers.
-    This function reseeds each such generator found on the dataset (and on the objects it holds,
-    one level down, such as ``dataset.transform``) from the worker's own seed.
+    This function reseeds each such generator reachable from the worker's dataset (through its
+    attributes, lists and dicts, a few levels down: ``Subset(ds).dataset.transform``, the
+    transforms of a ``Compose``) from the worker's own seed.
 
     Args:
         worker_id: Passed by the ``DataLoader``; the worker's seed already includes it.
@@ -85,21 +86,41 @@ def seed_worker(worker_id: int) -> None:
     info = get_worker_info()
     if info is None:  # called by hand in the main process: nothing to do
         return
-    found = 0
-    for owner in [info.dataset, *vars(info.dataset).values()]:
-        if not hasattr(owner, "__dict__"):
+    _reseed(info.dataset, info.seed, depth=4, seen=set(), count=[0])
+
+
+def _reseed(obj: Any, seed: int, depth: int, seen: set[int], count: list[int]) -> None:
+    """Reseed every generator object reachable from ``obj`` through attributes, lists and dicts.
+
+    Reaches ``Subset(ds).dataset.transform.generator`` and ``Compose([...]).transforms[i].rng``;
+    stops ``depth`` levels down, and visits each object once.
+    """
+    if depth < 0 or id(obj) in seen:
+        return
+    seen.add(id(obj))
+    if isinstance(obj, dict):
+        slots: list[tuple[Any, Any]] = list(obj.items())
+    elif isinstance(obj, (list, tuple)):
+        slots = list(enumerate(obj))
+    elif hasattr(obj, "__dict__") and not isinstance(obj, (type, torch.Tensor, np.ndarray)):
+        slots = list(vars(obj).items())
+        obj = vars(obj)
+    else:
+        return
+    for key, value in slots:
+        stream = (seed + 1_000_003 * count[0]) % 2**63  # a different stream per generator found
+        if isinstance(value, np.random.Generator):
+            if isinstance(obj, tuple):
+                continue                                 # cannot replace an item of a tuple
+            obj[key] = np.random.Generator(type(value.bit_generator)(stream))
+        elif isinstance(value, torch.Generator):
+            value.manual_seed(stream)
+        elif isinstance(value, random.Random):
+            value.seed(stream)
+        else:
+            _reseed(value, seed, depth - 1, seen, count)
             continue
-        for name, value in list(vars(owner).items()):
-            seed = (info.seed + 1_000_003 * found) % 2**63  # a different stream per generator found
-            if isinstance(value, np.random.Generator):
-                setattr(owner, name, np.random.Generator(type(value.bit_generator)(seed)))
-            elif isinstance(value, torch.Generator):
-                value.manual_seed(seed)
-            elif isinstance(value, random.Random):
-                value.seed(seed)
-            else:
-                continue
-            found += 1
+        count[0] += 1
 
 
 class BatchAugment:

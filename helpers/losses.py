@@ -68,8 +68,10 @@ class FocalLoss(nn.Module):
         num_classes = input.shape[1]
         if self.alpha is not None and len(self.alpha) != num_classes:
             raise ValueError(f"alpha has {len(self.alpha)} weights but the logits have {num_classes} classes (C)")
+        if target.device.type != "cpu":  # checking values on a GPU would make the CPU wait for it every batch;
+            return                         # there an out-of-range target stops with a device-side assert instead
         bad = (target != self.ignore_index) & ((target < 0) | (target >= num_classes))
-        if bad.any():  # one device sync, for an error that names the value instead of a CUDA assert
+        if bad.any():
             raise ValueError(f"target holds {int(target[bad][0])}, outside [0, {num_classes}) "
                              f"and not ignore_index ({self.ignore_index})")
 

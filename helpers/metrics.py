@@ -25,6 +25,9 @@ class RunningMetrics:
         device: Where the sums live (the device the outputs are on).
         reduction: The loss's ``reduction``: ``"mean"`` losses are multiplied by the batch size,
             ``"sum"`` losses are already sums.
+        all_reduce: Add the sums of all processes of a ``torch.distributed`` group before
+            reading them (for data sharded by a ``DistributedSampler``; every process must then
+            call ``result``).
 
     Example:
         >>> metrics = RunningMetrics(device, "mean")
@@ -32,7 +35,8 @@ class RunningMetrics:
         >>> metrics.result("validation", epoch=1, first=1, last=n_batches)   # two .item() calls
     """
 
-    def __init__(self, device: torch.device, reduction: str = "mean") -> None:
+    def __init__(self, device: torch.device, reduction: str = "mean", all_reduce: bool = False) -> None:
+        self.all_reduce = all_reduce
         self.loss = torch.zeros((), device=device)                         # sum of per-sample losses
         self.correct = torch.zeros((), device=device, dtype=torch.int64)
         self.seen = 0                                                      # a Python int: no sync
@@ -53,14 +57,15 @@ class RunningMetrics:
         """``{"loss", "acc", "n"}``, read from the device once; ``what``, ``epoch`` and the batch
         range ``first``-``last`` only name the place in error messages.
 
-        Under ``torch.distributed`` (a process group of more than one process), the sums and
-        counts of all processes are added first (``all_reduce``), so every process returns the
-        metrics of all the data, not of its own share. (A ``DistributedSampler`` that pads the
-        last shard repeats a few samples; they are counted twice.)
+        With ``all_reduce`` under ``torch.distributed`` (a group of more than one process), the
+        sums and counts of all processes are added first, so every process returns the metrics
+        of all the data, not of its own share. (A ``DistributedSampler`` that pads the last shard
+        repeats a few samples; they are counted twice.)
         """
-        if _world_size() > 1:
-            packed = torch.stack([self.loss.double(), self.correct.double(),
-                                  torch.tensor(float(self.seen), dtype=torch.float64, device=self.loss.device)])
+        if self.all_reduce and _world_size() > 1:
+            dtype = torch.float32 if self.loss.device.type == "mps" else torch.float64   # MPS has no float64
+            packed = torch.stack([self.loss.to(dtype), self.correct.to(dtype),
+                                  torch.tensor(float(self.seen), dtype=dtype, device=self.loss.device)])
             dist.all_reduce(packed, op=dist.ReduceOp.SUM)   # sums of sums, not an average of averages
             total, correct, seen = packed.tolist()
             seen = int(seen)

@@ -138,6 +138,25 @@ class PerWorkerGenerator:
         self._worker_seed: int | None = None
         self._worker_generator: torch.Generator | None = None
 
+    def __getstate__(self) -> dict[str, object]:
+        # Pickle the generator's state as plain bytes: a torch.Generator pickles its state as a
+        # tensor, which DataLoader's spawn workers (macOS, Windows) try to move through shared
+        # memory, and fail ("unable to resize file").
+        state = dict(self.__dict__)
+        for key in ("base", "_worker_generator"):
+            gen = state[key]
+            state[key] = None if gen is None else bytes(gen.get_state().numpy().tobytes())
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        for key in ("base", "_worker_generator"):
+            raw = state[key]
+            if isinstance(raw, bytes):
+                gen = torch.Generator()
+                gen.set_state(torch.frombuffer(bytearray(raw), dtype=torch.uint8))
+                state[key] = gen
+        self.__dict__.update(state)
+
     def get(self) -> torch.Generator | None:
         """The generator to draw from in the current process."""
         info = get_worker_info()

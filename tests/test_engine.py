@@ -94,18 +94,25 @@ def test_sum_reduction_reports_the_same_per_sample_loss():
     assert math.isclose(mean["loss"], total["loss"], rel_tol=1e-6) and mean["acc"] == total["acc"]
 
 
+SYNC_POINTS = ("item", "__bool__", "__float__", "__int__", "tolist")   # each waits for the device
+
+
 def count_item_calls(monkeypatch, run):
-    calls = {"n": 0}
-    original = torch.Tensor.item
+    """Calls of .item(), and of the other ways to read a tensor into Python (which must be none)."""
+    calls = dict.fromkeys(SYNC_POINTS, 0)
+    for name in SYNC_POINTS:
+        original = getattr(torch.Tensor, name)
 
-    def counting(self):
-        calls["n"] += 1
-        return original(self)
+        def counting(self, *args, _name=name, _original=original, **kwargs):
+            calls[_name] += 1
+            return _original(self, *args, **kwargs)
 
-    monkeypatch.setattr(torch.Tensor, "item", counting)
+        monkeypatch.setattr(torch.Tensor, name, counting)
     run()
     monkeypatch.undo()
-    return calls["n"]
+    others = {k: v for k, v in calls.items() if k != "item" and v}
+    assert not others, f"reads into Python besides .item(): {others}"
+    return calls["item"]
 
 
 @pytest.mark.parametrize("batches", [20, 40])
@@ -130,7 +137,7 @@ def test_no_host_device_sync_per_batch(monkeypatch, batches):
 
 def scripted_evaluate(losses, snapshots):
     """Replace evaluate: return scripted validation losses and keep the weights of each epoch."""
-    def fake(model, loader, loss_fn, device, amp_dtype=None):
+    def fake(model, loader, loss_fn, device, amp_dtype=None, epoch=0):
         snapshots.append({k: v.clone() for k, v in model.state_dict().items()})
         value = losses[len(snapshots) - 1]
         return {"loss": value, "acc": 1 - value, "n": 1}
@@ -146,7 +153,7 @@ def test_early_stopping_callback_and_best_weights_restore(monkeypatch):
     history = fit(model, train_loader, val_loader, nn.CrossEntropyLoss(), optimizer, CPU, epochs=6,
                   restore_best=True, callbacks=[stopper], **QUIET)
     assert history["epoch"] == [1, 2, 3, 4]          # epochs 3 and 4 did not improve on epoch 2: stop
-    assert history["best_epoch"] == 2 and stopper.stopped_epoch == 4
+    assert type(history["best_epoch"]) is int and history["best_epoch"] == 2 and stopper.stopped_epoch == 4
     for key, value in model.state_dict().items():
         assert torch.equal(value, snapshots[1][key]), key   # the weights of epoch 2 are back
 
@@ -303,11 +310,19 @@ def test_device_given_as_a_string_works():
     assert history["epoch"] == [1]
 
 
+class Untouchable:
+    """A loader that fails if anything iterates it."""
+
+    def __iter__(self):
+        raise AssertionError("a batch was requested before the set-up was checked")
+
+
 def wrong_setups():
     """(name, how to call, exception, pattern); each call must fail before any training."""
     def base(derived=None, **overrides):
         def call():
-            train_loader, val_loader = loaders()
+            _, val_loader = loaders()
+            train_loader = Untouchable()          # iterating it would fail: the check must come first
             model, optimizer, _ = make()
             args = dict(model=model, train_loader=train_loader, val_loader=val_loader,
                         loss_fn=nn.CrossEntropyLoss(), optimizer=optimizer, device=CPU, epochs=1, **QUIET)
@@ -376,3 +391,68 @@ def test_empty_loader_and_resume_arguments():
         fit(model, train_loader, val_loader, nn.CrossEntropyLoss(), optimizer, CPU, epochs=1, history=history)
     with pytest.raises(ValueError, match="history lacks"):
         fit(model, train_loader, val_loader, nn.CrossEntropyLoss(), optimizer, CPU, epochs=2, history={"epoch": [1]})
+
+
+def test_valid_setups_that_look_unusual_are_accepted():
+    torch.manual_seed(0)
+    model = nn.Linear(4, 3)
+    x, y = torch.randn(8, 4), torch.randint(0, 3, (8,))
+
+    class Reiterable:                       # an iterator whose __iter__ restarts it (DALI-style)
+        def __iter__(self):
+            self.i = 0
+            return self
+
+        def __next__(self):
+            self.i += 1
+            if self.i > 2:
+                raise StopIteration
+            return x, y
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    history = fit(model, Reiterable(), Reiterable(), nn.CrossEntropyLoss(), optimizer, CPU, epochs=2, **QUIET)
+    assert history["epoch"] == [1, 2]
+    small = evaluate(model, [(x, y.to(torch.uint8))], nn.CrossEntropyLoss(), CPU)   # uint8 class indices
+    assert small["acc"] == evaluate(model, [(x, y)], nn.CrossEntropyLoss(), CPU)["acc"]
+    soft = nn.functional.one_hot(y, 3).float()
+    kl = nn.KLDivLoss(reduction="batchmean")
+    result = evaluate(nn.Sequential(model, nn.LogSoftmax(dim=1)), [(x, soft)], kl, CPU)
+    with torch.no_grad():
+        assert result["loss"] == pytest.approx(kl(model(x).log_softmax(1), soft).item())
+
+
+def test_a_partial_with_sum_reduction_reports_per_sample_loss():
+    import functools
+
+    torch.manual_seed(0)
+    model = nn.Linear(4, 3)
+    x, y = torch.randn(8, 4), torch.randint(0, 3, (8,))
+    total = evaluate(model, [(x, y)], functools.partial(nn.functional.cross_entropy, reduction="sum"), CPU)
+    assert total["loss"] == pytest.approx(evaluate(model, [(x, y)], nn.CrossEntropyLoss(), CPU)["loss"])
+
+
+def test_more_wrong_setups():
+    model, optimizer, _ = make()
+    train_loader, val_loader = loaders()
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max")
+    with pytest.raises(ValueError, match="mode='min'"):
+        fit(model, Untouchable(), val_loader, nn.CrossEntropyLoss(), optimizer, CPU, epochs=1, scheduler=plateau)
+    with pytest.warns(UserWarning, match="GradScaler"), pytest.raises(ValueError, match="GradScaler is disabled"):
+        scaler = torch.amp.GradScaler("cuda") if not torch.cuda.is_available() else torch.amp.GradScaler(
+            "cpu", enabled=False)
+        fit(model, Untouchable(), val_loader, nn.CrossEntropyLoss(), optimizer, CPU, epochs=1,
+            amp_dtype=torch.float16, scaler=scaler)
+    with pytest.warns(UserWarning, match="watches 'val_acc' but fit"):
+        fit(model, train_loader, val_loader, nn.CrossEntropyLoss(), optimizer, CPU, epochs=1, restore_best=True,
+            callbacks=[EarlyStopping("val_acc", verbose=False)], **QUIET)
+
+
+def test_nan_in_evaluation_names_the_epoch():
+    model = nn.Linear(4, 3)
+    x, y = torch.randn(8, 4), torch.randint(0, 3, (8,))
+
+    def nan_loss(outputs, targets):
+        return nn.functional.cross_entropy(outputs, targets) * float("nan")
+
+    with pytest.raises(FloatingPointError, match="of epoch 5"):
+        evaluate(model, [(x, y)], nan_loss, CPU, epoch=5)

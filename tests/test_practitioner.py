@@ -78,7 +78,7 @@ def test_loader_keeps_grayscale_grayscale(pets):
     assert image.shape == (1, 32, 32)
     plain = TO_TENSOR(Image.open(ds.samples[0][0]).convert("L"))
     assert torch.equal(image, plain)
-    loader = DataLoader(ds, batch_size=4, num_workers=1)        # the partial goes to a worker process
+    loader = DataLoader(ds, batch_size=4, num_workers=1, multiprocessing_context="spawn")   # pickled, as on macOS
     assert next(iter(loader))[0].shape == (4, 1, 32, 32)
 
 
@@ -199,3 +199,23 @@ def test_practitioners_path_end_to_end(tmp_path, variant):
 
     resnet = CifarResNet(num_classes=3, in_channels=1 if gray else 3)
     assert resnet(next(iter(val_loader))[0]).shape == (8, 3) or len(val) < 8
+
+
+def test_plot_confusion_matrix_draws_the_counts():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from helpers.plot import plot_confusion_matrix
+
+    matrix = torch.tensor([[5, 1], [0, 3]])
+    fig = plot_confusion_matrix(matrix, ["cat", "dog"], title="t")
+    ax = fig.axes[0]
+    assert sorted(t.get_text() for t in ax.texts) == ["0", "1", "3", "5"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["cat", "dog"] and ax.get_title() == "t"
+    _, axes = plt.subplots(1, 2)
+    assert plot_confusion_matrix(matrix, ["cat", "dog"], ax=axes[1]) is axes[1].figure and axes[1].texts
+    with pytest.raises(ValueError, match=r"\(3, 3\) for 3 class names"):
+        plot_confusion_matrix(matrix, ["a", "b", "c"])
+    plt.close("all")
