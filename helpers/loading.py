@@ -63,9 +63,10 @@ def collate_pad(
 def seed_worker(worker_id: int) -> None:
     """``worker_init_fn`` that reseeds the random generators a worker's dataset carries.
 
-    What PyTorch already does: each worker seeds Python's ``random``, ``torch`` and NumPy's
-    global generator (``np.random.*``) from ``base_seed + worker_id``, where ``base_seed`` is
-    drawn from the loader's ``generator`` every epoch (``torch/utils/data/_utils/worker.py``).
+    What PyTorch already does: each worker seeds Python's ``random`` and ``torch`` from
+    ``base_seed + worker_id``, and NumPy's global generator (``np.random.*``) from a seed derived
+    from the same two numbers, where ``base_seed`` is drawn from the loader's ``generator`` every
+    epoch (``torch/utils/data/_utils/worker.py``).
     So transforms that use those global generators already differ between workers and epochs,
     and repeat when the loader's generator is seeded.
 
