@@ -43,7 +43,7 @@ def load_data(path: Path, limit: int, dtype: torch.dtype) -> TensorDataset:
 
     The images are sorted by class, so ``limit`` images are taken evenly across them.
     """
-    data = torch.load(path, weights_only=True)                 # {"images": uint8 (N,3,32,32), "labels": (N,)}
+    data = torch.load(path, weights_only=True, map_location="cpu")   # {"images": uint8 (N,3,32,32), "labels": (N,)}
     keep = torch.linspace(0, len(data["labels"]) - 1, min(limit, len(data["labels"]))).long()
     images = data["images"][keep].to(dtype) / 255
     images = (images - images.mean(dim=(0, 2, 3), keepdim=True)) / images.std(dim=(0, 2, 3), keepdim=True)
@@ -63,16 +63,22 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("outputs/ddp_weights.pt"))
     args = parser.parse_args()
 
-    # 1. Join the group. torchrun set RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT.
-    use_cuda = torch.cuda.is_available()
+    # 1. Join the group. torchrun set RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, MASTER_ADDR and MASTER_PORT.
+    if "LOCAL_WORLD_SIZE" not in os.environ:
+        raise SystemExit("start this script with torchrun: python -m torch.distributed.run --nproc_per_node=2 "
+                         "scripts/ddp_train.py")
+    # One GPU per process: with fewer GPUs on this machine than processes (or none), use the CPUs.
+    use_cuda = torch.cuda.is_available() and torch.cuda.device_count() >= int(os.environ["LOCAL_WORLD_SIZE"])
     if use_cuda:
         local_rank = int(os.environ["LOCAL_RANK"])
-        torch.cuda.set_device(local_rank)                      # one GPU per process
+        torch.cuda.set_device(local_rank)                      # before init: NCCL binds this process to its GPU
         device = torch.device("cuda", local_rank)
     else:
         device = torch.device("cpu")
     dist.init_process_group(backend="nccl" if use_cuda else "gloo")
     rank, world_size = dist.get_rank(), dist.get_world_size()
+    if rank == 0:
+        print(f"{world_size} processes, backend {dist.get_backend()}, rank 0 on {device}", flush=True)
     if args.global_batch % world_size:
         raise SystemExit(f"--global-batch {args.global_batch} must be divisible by the {world_size} processes")
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // world_size))   # share the CPU's cores
@@ -116,7 +122,9 @@ def main() -> None:
     dist.barrier()                                             # everyone finished before rank 0 writes
     if rank == 0:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(model.state_dict(), args.out)               # the plain model's keys, no "module." prefix
+        partial = args.out.with_name(args.out.name + ".partial")
+        torch.save(model.state_dict(), partial)                # the plain model's keys, no "module." prefix
+        os.replace(partial, args.out)                          # atomic: a crash never leaves half a file
         print(f"rank 0 saved {args.out}", flush=True)
     dist.destroy_process_group()
 

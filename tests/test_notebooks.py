@@ -283,6 +283,12 @@ PROMISED = {
         "ReduceLROnPlateau", "LambdaLR", "OneCycleLR", "CosineAnnealingWarmRestarts", "CyclicLR", "LinearLR",
         "PolynomialLR", "SequentialLR", "ChainedScheduler", "clip_grad_norm_", "add_param_group", "get_last_lr",
     ],
+    "08_gpu_and_distributed.ipynb": [
+        "current_accelerator", "get_device", "pin_memory", "non_blocking", "synchronize", "Event", "autocast",
+        "GradScaler", "channels_last", "compile", "allow_tf32", "benchmark", "max_memory_allocated", "checkpoint",
+        "DataParallel", "consume_prefix_in_state_dict_if_present", "SyncBatchNorm", "convert_sync_batchnorm",
+        "DistributedSampler", "set_epoch",
+    ],
     "07_training_loop.ipynb": [
         "train_one_epoch", "evaluate", "fit", "zero_grad", "backward", "inference_mode", "no_grad",
         "use_deterministic_algorithms", "amp_dtype", "restore_best", "bincount",
