@@ -31,17 +31,6 @@ def make_image(path: Path, color=(200, 30, 30), mode="RGB", size=(6, 4)) -> Path
     return path
 
 
-@pytest.fixture
-def tree(tmp_path: Path) -> Path:
-    """root/{cats,dogs}/ with two small images each, one of them grayscale."""
-    root = tmp_path / "pets"
-    make_image(root / "cats" / "a.jpg")
-    make_image(root / "cats" / "b.png", color=(0, 255, 0))
-    make_image(root / "dogs" / "c.jpeg", color=128, mode="L")
-    make_image(root / "dogs" / "d.JPG", color=(0, 0, 255))
-    return root
-
-
 # --- the bundled data ----------------------------------------------------------------------
 
 def test_every_bundled_file_matches_the_manifest():
