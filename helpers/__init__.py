@@ -22,6 +22,7 @@ _EXPORTS: dict[str, str] = {
                     "helpers.files"),
     **dict.fromkeys(["Predictions", "RunningMetrics", "confusion_matrix", "predict"], "helpers.metrics"),
     **dict.fromkeys(["Callback", "EarlyStopping"], "helpers.callbacks"),
+    **dict.fromkeys(["load_checkpoint", "rng_state", "save_checkpoint", "set_rng_state"], "helpers.checkpoint"),
     **dict.fromkeys(["SetEpoch", "all_reduce_sums", "cleanup", "is_main_process", "setup"], "helpers.distributed"),
     **dict.fromkeys(["evaluate", "fit", "train_one_epoch"], "helpers.engine"),
     **dict.fromkeys(["BatchAugment", "collate_pad", "seed_worker"], "helpers.loading"),

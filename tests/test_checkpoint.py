@@ -1,0 +1,151 @@
+"""helpers.checkpoint against plain torch.save / torch.load."""
+
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from helpers.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from helpers.engine import fit
+from helpers.files import DataError
+
+
+def setup(seed=0):
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.7)
+    return model, optimizer, scheduler
+
+
+def loaders():
+    g = torch.Generator().manual_seed(0)
+    data = TensorDataset(torch.randn(64, 4, generator=g), torch.randint(0, 3, (64,), generator=g))
+    return DataLoader(data, batch_size=16, shuffle=True), DataLoader(data, batch_size=32)
+
+
+def test_resume_through_fit_is_bit_identical(tmp_path):
+    train, val = loaders()
+    torch.manual_seed(123)
+    model, optimizer, scheduler = setup()
+    straight = fit(model, train, val, nn.CrossEntropyLoss(), optimizer, "cpu", 4, scheduler=scheduler,
+                   progress=False, verbose=False)
+    expected = model.state_dict()
+
+    torch.manual_seed(123)
+    model, optimizer, scheduler = setup()
+    history = fit(model, train, val, nn.CrossEntropyLoss(), optimizer, "cpu", 2, scheduler=scheduler,
+                  progress=False, verbose=False)
+    save_checkpoint(tmp_path / "last.pt", model, optimizer, scheduler, epoch=2, history=history)
+    torch.rand(5)                                                   # the run goes on drawing numbers...
+    model, optimizer, scheduler = setup(seed=9)                     # ...and a fresh process builds new objects
+    ckpt = load_checkpoint(tmp_path / "last.pt", model, optimizer, scheduler)
+    resumed = fit(model, train, val, nn.CrossEntropyLoss(), optimizer, "cpu", 4, scheduler=scheduler,
+                  history=ckpt["history"], progress=False, verbose=False)
+    assert resumed == straight
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, expected[key]), key
+
+
+def test_checkpoint_loads_with_plain_weights_only(tmp_path):
+    model, optimizer, scheduler = setup()
+    save_checkpoint(tmp_path / "c.pt", model, optimizer, scheduler, epoch=3, config={"lr": 0.1})
+    raw = torch.load(tmp_path / "c.pt", weights_only=True)
+    assert raw["epoch"] == 3 and raw["config"] == {"lr": 0.1} and "num_batches_tracked" in "".join(raw["model"])
+
+
+def test_rng_state_restores_the_next_numbers():
+    state = rng_state()
+    first = (random.random(), np.random.rand(), torch.rand(2))
+    set_rng_state(state)
+    again = (random.random(), np.random.rand(), torch.rand(2))
+    assert first[:2] == again[:2] and torch.equal(first[2], again[2])
+
+
+def test_wrapper_prefixes_are_not_written(tmp_path):
+    model, _, _ = setup()
+    save_checkpoint(tmp_path / "dp.pt", nn.DataParallel(model))
+    assert all(not k.startswith("module.") for k in torch.load(tmp_path / "dp.pt", weights_only=True)["model"])
+    load_checkpoint(tmp_path / "dp.pt", nn.DataParallel(setup(seed=1)[0]))
+
+
+@pytest.mark.parametrize("content,match", [
+    (None, "checkpoint not found"),
+    (b"", "cannot read"),
+    (b"PK\x03\x04 truncated zip", "cannot read"),
+])
+def test_bad_files_are_named(tmp_path, content, match):
+    path = tmp_path / "bad.pt"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(DataError, match=match):
+        load_checkpoint(path, setup()[0])
+
+
+def test_not_a_checkpoint_and_another_architecture(tmp_path):
+    model, _, _ = setup()
+    torch.save(model.state_dict(), tmp_path / "bare.pt")
+    with pytest.raises(DataError, match="a bare state_dict, not a checkpoint"):
+        load_checkpoint(tmp_path / "bare.pt", model)
+    save_checkpoint(tmp_path / "c.pt", model)
+    other = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
+    with pytest.raises(DataError, match=r"another architecture.*shapes differ: 0.weight: checkpoint \(8, 4\)"):
+        load_checkpoint(tmp_path / "c.pt", other)
+
+
+def test_optimizer_of_another_parameter_layout(tmp_path):
+    model, optimizer, _ = setup()
+    model(torch.randn(4, 4)).sum().backward()
+    optimizer.step()                                            # momentum buffers exist now
+    save_checkpoint(tmp_path / "c.pt", model, optimizer)
+    model2, _, _ = setup()
+    wrong = torch.optim.SGD(list(model2.parameters())[:2], lr=0.1, momentum=0.9)
+    with pytest.raises(DataError, match="optimizer state does not fit"):
+        load_checkpoint(tmp_path / "c.pt", model2, wrong)
+
+
+def test_crafted_pickle_is_refused(tmp_path, capfd):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("this ran while loading",))
+
+    torch.save({"format": "helpers.checkpoint/1", "model": Evil()}, tmp_path / "evil.pt")
+    with pytest.raises(DataError, match="cannot read"):
+        load_checkpoint(tmp_path / "evil.pt", setup()[0])
+    assert "this ran while loading" not in capfd.readouterr().out      # refused before anything ran
+
+
+SLOW_WRITER = """
+import sys, time, torch
+from torch import nn
+import helpers.checkpoint as ck
+real_save = torch.save
+def slow_save(obj, f):
+    f.write(b"PK partial")
+    f.flush()
+    print("writing", flush=True)
+    time.sleep(30)                      # killed here, mid-write
+    real_save(obj, f)
+ck.torch.save = slow_save
+ck.save_checkpoint(sys.argv[1], nn.Linear(2, 2))
+"""
+
+
+def test_a_kill_during_save_leaves_the_previous_checkpoint(tmp_path):
+    path = tmp_path / "last.pt"
+    save_checkpoint(path, nn.Linear(2, 2), epoch=1)
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_WRITER, str(path)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "writing"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    time.sleep(0.1)
+    assert load_checkpoint(path, nn.Linear(2, 2))["epoch"] == 1        # the previous file is whole
+    save_checkpoint(path, nn.Linear(2, 2), epoch=2)                       # a stray temp file does not get in the way
+    assert load_checkpoint(path, nn.Linear(2, 2))["epoch"] == 2
