@@ -71,8 +71,7 @@ def save_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.O
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    model = getattr(model, "module", model)            # DataParallel / DistributedDataParallel
-    model = getattr(model, "_orig_mod", model)         # torch.compile
+    model = _unwrap(model)
     checkpoint = {
         "format": FORMAT, "epoch": epoch, "model": model.state_dict(),
         "optimizer": None if optimizer is None else optimizer.state_dict(),
@@ -122,7 +121,7 @@ def load_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.O
             isinstance(v, torch.Tensor) for v in checkpoint.values()) else f"a {type(checkpoint).__name__}"
         raise DataError(f"{path} is {what}, not a checkpoint written by helpers.checkpoint.save_checkpoint; "
                         "load a bare state_dict with model.load_state_dict(torch.load(path, weights_only=True))")
-    target = getattr(getattr(model, "module", model), "_orig_mod", getattr(model, "module", model))
+    target = _unwrap(model)
     _check_compatible(path, target.state_dict(), checkpoint["model"])
     target.load_state_dict(checkpoint["model"])
     for name, obj in (("optimizer", optimizer), ("scheduler", scheduler), ("scaler", scaler)):
@@ -138,6 +137,13 @@ def load_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.O
     if restore_rng:
         set_rng_state(checkpoint["rng"])
     return checkpoint
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    """The plain model inside DataParallel / DistributedDataParallel (``.module``) and ``torch.compile``
+    (``._orig_mod``), so that checkpoints hold the plain model's keys."""
+    model = getattr(model, "module", model)
+    return getattr(model, "_orig_mod", model)
 
 
 def _check_compatible(path: Path, expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor]) -> None:
