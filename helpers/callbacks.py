@@ -8,18 +8,26 @@ zoo):
   epoch's row of the history (``train_loss``, ``train_acc``, ``val_loss``, ``val_acc``, ``lr``).
   Returning True asks ``fit`` to stop after this epoch (early stopping).
 
-Checkpointing, logging and early stopping are callbacks, not keyword arguments of ``fit``.
+Checkpointing (``CheckpointCallback``), logging and early stopping (``EarlyStopping``) are callbacks,
+not keyword arguments of ``fit``.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Literal, Protocol, runtime_checkable
+from pathlib import Path
+from typing import Any, Literal, Protocol, runtime_checkable
 
+import torch
 from torch import nn
+
+from helpers.checkpoint import copy_atomically, save_checkpoint
+from helpers.distributed import is_main_process
 
 Monitor = Literal["val_loss", "val_acc", "train_loss", "train_acc"]
 MONITORS: tuple[str, ...] = ("val_loss", "val_acc", "train_loss", "train_acc")
+#: The per-epoch lists of the history ``fit`` returns (it adds ``best_epoch``, an int).
+HISTORY_KEYS: tuple[str, ...] = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr")
 
 
 @runtime_checkable
@@ -109,3 +117,70 @@ class EarlyStopping:
 
     def __repr__(self) -> str:
         return f"EarlyStopping(monitor={self.monitor!r}, patience={self.patience}, min_delta={self.min_delta})"
+
+
+class CheckpointCallback:
+    """Save a full training checkpoint after every epoch: ``last.pt``, ``best.pt`` and the N most recent.
+
+    Each file is written by ``helpers.checkpoint.save_checkpoint`` (atomically: a crash mid-save
+    leaves the previous file whole) and holds the model, the optimizer, scheduler and scaler given
+    here, the epoch, the history so far, ``config`` and the random generators' states; resume
+    with ``load_checkpoint`` and ``fit(..., history=checkpoint["history"])``.
+
+    Args:
+        folder: Where the files go (created if needed).
+        optimizer, scheduler, scaler: The objects ``fit`` steps, saved with the model.
+        monitor: The history key that picks ``best.pt`` (lower loss or higher accuracy).
+        keep_last: How many per-epoch files ``epoch-NNN.pt`` to keep (the oldest are deleted);
+            0 keeps none, only ``last.pt`` and ``best.pt``.
+        config: Plain values describing the run, stored in every file.
+        history: When resuming: the history loaded from the checkpoint, so the files written
+            from now on hold the whole run and ``best.pt`` is only replaced by a better epoch.
+
+    Example:
+        >>> saver = CheckpointCallback("checkpoints/run1", optimizer, scheduler, monitor="val_acc", keep_last=2)
+        >>> history = fit(..., callbacks=[saver])
+        >>> saver.best_epoch, saver.saved       # the best epoch and the files now in the folder
+    """
+
+    def __init__(self, folder: str | Path, optimizer: torch.optim.Optimizer | None = None, scheduler: Any = None,
+                 scaler: torch.amp.GradScaler | None = None, *, monitor: Monitor = "val_loss", keep_last: int = 1,
+                 config: dict[str, Any] | None = None, history: dict[str, Any] | None = None) -> None:
+        if monitor not in MONITORS:
+            raise ValueError(f"monitor must be one of {', '.join(MONITORS)}, got {monitor!r}")
+        if not isinstance(keep_last, int) or keep_last < 0:
+            raise ValueError(f"keep_last must be an int >= 0 (how many epoch files to keep), got {keep_last!r}")
+        self.folder, self.monitor, self.keep_last = Path(folder), monitor, keep_last
+        self.optimizer, self.scheduler, self.scaler, self.config = optimizer, scheduler, scaler, config
+        self.history: dict[str, Any] = {key: list((history or {}).get(key, [])) for key in HISTORY_KEYS}
+        self.best, self.best_epoch = math.nan, 0
+        for epoch, value in zip(self.history["epoch"], self.history[monitor], strict=True):
+            if is_better(monitor, value, self.best):
+                self.best, self.best_epoch = value, epoch
+
+    @property
+    def saved(self) -> list[str]:
+        """The checkpoint files now in ``folder``, sorted by name."""
+        return sorted(p.name for p in self.folder.glob("*.pt"))
+
+    def on_epoch_end(self, epoch: int, metrics: dict[str, float], model: nn.Module) -> None:
+        for key in self.history:
+            self.history[key].append(metrics[key])
+        improved = is_better(self.monitor, metrics[self.monitor], self.best)
+        if improved:
+            self.best, self.best_epoch = metrics[self.monitor], epoch
+        if not is_main_process():     # every DDP process holds the same weights: one writes
+            return
+        history = {**self.history, "best_epoch": self.best_epoch}
+        last = save_checkpoint(self.folder / "last.pt", model, self.optimizer, self.scheduler, self.scaler,
+                               epoch=epoch, history=history, config=self.config)
+        if improved:
+            copy_atomically(last, self.folder / "best.pt")
+        if self.keep_last:
+            copy_atomically(last, self.folder / f"epoch-{epoch:03d}.pt")
+            kept = sorted(self.folder.glob("epoch-*.pt"), key=lambda p: int(p.stem.split("-")[1]))
+            for old in kept[:-self.keep_last]:
+                old.unlink()
+
+    def __repr__(self) -> str:
+        return f"CheckpointCallback({str(self.folder)!r}, monitor={self.monitor!r}, keep_last={self.keep_last})"

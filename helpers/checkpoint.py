@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import random
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Callable
 
 import numpy as np
 import torch
@@ -79,16 +80,32 @@ def save_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.O
         "scaler": None if scaler is None else scaler.state_dict(),
         "history": history, "config": config or {}, "rng": rng_state(),
     }
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    _write_atomically(path, lambda f: torch.save(checkpoint, f))
+    return path
+
+
+def copy_atomically(source: str | Path, target: str | Path) -> Path:
+    """Copy a file so that ``target`` is, at every moment, either its old self or a whole copy.
+
+    ``CheckpointCallback`` writes ``last.pt`` once and copies it to ``best.pt`` and ``epoch-NNN.pt``.
+    """
+    data = Path(source).read_bytes()
+    target = Path(target)
+    _write_atomically(target, lambda f: f.write(data))
+    return target
+
+
+def _write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Write to a temporary file in the same folder, flush it to disk, then ``os.replace`` it onto ``path``."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")    # same folder: os.replace cannot cross file systems
     try:
         with open(tmp, "wb") as f:
-            torch.save(checkpoint, f)
+            write(f)
             f.flush()
             os.fsync(f.fileno())                        # on disk before the rename makes it visible
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    return path
 
 
 def load_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
@@ -137,6 +154,64 @@ def load_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.O
     if restore_rng:
         set_rng_state(checkpoint["rng"])
     return checkpoint
+
+
+@dataclass
+class MatchReport:
+    """What ``load_matching_weights`` did: which keys it loaded and which it left, and why."""
+
+    loaded: list[str] = field(default_factory=list)
+    #: Keys in both, with different shapes: ``"fc.weight: checkpoint (8, 512) vs model (2, 512)"``.
+    shape_mismatch: list[str] = field(default_factory=list)
+    #: The model's keys the state_dict lacks: they keep their current (e.g. freshly initialised) values.
+    missing: list[str] = field(default_factory=list)
+    #: The state_dict's keys the model lacks.
+    unexpected: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        lines = [f"loaded {len(self.loaded)} tensors"]
+        for name, keys in (("shapes differ", self.shape_mismatch), ("missing from the state_dict", self.missing),
+                           ("not in the model", self.unexpected)):
+            if keys:
+                lines.append(f"{name} ({len(keys)}): " + ", ".join(keys[:4]) + (" ..." if len(keys) > 4 else ""))
+        return "\n".join(lines)
+
+
+def load_matching_weights(model: nn.Module, state_dict: dict[str, torch.Tensor]) -> MatchReport:
+    """Load the tensors whose name and shape match the model's, and report the rest (a partial load).
+
+    This is the older tutorials' partial load for finetuning: a backbone's weights go into a model
+    with a new head, and the head (different shape) keeps its initialisation. It is
+    ``model.load_state_dict(matching, strict=False)`` with the matching part picked first; unlike
+    ``strict=False`` alone, a tensor whose shape differs is reported instead of raising.
+
+    Args:
+        model: Filled in place (unwrapped from DataParallel/DDP/``torch.compile`` first).
+        state_dict: E.g. ``torch.load(path, weights_only=True)`` or a checkpoint's ``["model"]``.
+
+    Returns:
+        A ``MatchReport``; ``print(report)`` lists what was left out. Check ``report.loaded`` is
+        not empty: a state_dict with another key prefix (``module.``) matches nothing.
+
+    Example:
+        >>> report = load_matching_weights(finetune_model, torch.load(path, weights_only=True))
+        >>> print(report)          # loaded 60 tensors / shapes differ (2): fc.weight: ...
+    """
+    target = _unwrap(model)
+    own = target.state_dict()
+    report = MatchReport()
+    matching = {}
+    for key, value in state_dict.items():
+        if key not in own:
+            report.unexpected.append(key)
+        elif value.shape != own[key].shape:
+            report.shape_mismatch.append(f"{key}: checkpoint {tuple(value.shape)} vs model {tuple(own[key].shape)}")
+        else:
+            matching[key] = value
+            report.loaded.append(key)
+    report.missing = [key for key in own if key not in matching and key not in state_dict]
+    target.load_state_dict(matching, strict=False)
+    return report
 
 
 def _unwrap(model: nn.Module) -> nn.Module:

@@ -20,7 +20,15 @@ from torch import nn
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 from torch.utils.data import DistributedSampler
 
-from helpers.callbacks import Callback, EpochEndCallback, EpochStartCallback, Monitor, check_callbacks, is_better
+from helpers.callbacks import (
+    HISTORY_KEYS,
+    Callback,
+    EpochEndCallback,
+    EpochStartCallback,
+    Monitor,
+    check_callbacks,
+    is_better,
+)
 from helpers.distributed import is_main_process
 from helpers.engine_checks import (
     check_batch,
@@ -34,7 +42,6 @@ from helpers.metrics import RunningMetrics, raise_if_not_finite
 from helpers.utils import check_device
 
 Batch = tuple[torch.Tensor, torch.Tensor]
-HISTORY_KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr")
 
 
 def _autocast(device: torch.device, amp_dtype: torch.dtype | None) -> torch.autocast:

@@ -266,3 +266,64 @@ def test_script_prints_a_ratio_that_matches_its_medians(script, pattern, ratio_l
     low, high = (numerator - half) / (denominator + half), (numerator + half) / (denominator - half)
     ratio_half = 0.5 * 10 ** -len(ratio.group(1).split(".")[1])
     assert low - ratio_half <= float(ratio.group(1)) <= high + ratio_half, (lines[-1], medians)
+
+
+# --- checkpoint_load.py: torch.load plain, with mmap, and safetensors ------------------------------
+
+@pytest.fixture(scope="module")
+def checkpoint_load() -> ModuleType:
+    return load_script("checkpoint_load")
+
+
+def test_checkpoint_load_times_every_method_after_checking_it_loads_the_same(checkpoint_load, tmp_path):
+    state = checkpoint_load.make_state_dict("mobilenet_v3_small")
+    assert any(k.endswith("num_batches_tracked") for k in state)            # buffers too, not only parameters
+    times = checkpoint_load.compare(state, tmp_path, 2)
+    assert list(times) == ["plain", "mmap", "plain+touch", "mmap+touch", "safetensors", "safetensors+touch"]
+    assert all(len(v) == 2 and min(v) > 0 for v in times.values())
+    loads = checkpoint_load.methods(tmp_path / "weights.pt", tmp_path / "weights.safetensors")
+    maps = Path("/proc/self/maps")
+    if maps.exists():                                                   # Linux: is the file mapped, or copied?
+        plain = loads["plain"]()
+        assert str(tmp_path / "weights.pt") not in maps.read_text()
+        mapped = loads["mmap"]()
+        assert str(tmp_path / "weights.pt") in maps.read_text()
+        del plain, mapped
+
+
+def test_checkpoint_load_refuses_a_method_that_loads_something_else(checkpoint_load, tmp_path, monkeypatch):
+    state = {"w": torch.ones(3)}
+    real = checkpoint_load.methods
+    monkeypatch.setattr(checkpoint_load, "methods",
+                        lambda pt, st: {**real(pt, st), "mmap": lambda: {"w": torch.zeros(3)}})
+    with pytest.raises(AssertionError, match="mmap loaded something different"):
+        checkpoint_load.compare(state, tmp_path, 1)
+    assert not checkpoint_load.same({"w": torch.ones(3)}, {"w": torch.ones(3), "b": torch.ones(1)})
+
+
+def test_checkpoint_load_prints_plain_over_mmap_last(checkpoint_load, monkeypatch, capsys):
+    times = {"plain": [90.0, 60.0, 70.0], "mmap": [10.0, 40.0, 20.0]}                 # medians 70 and 20: 3.5x
+    monkeypatch.setattr(checkpoint_load, "compare", lambda state, folder, reps: times)
+    monkeypatch.setattr(checkpoint_load, "make_state_dict", lambda name: {"w": torch.zeros(250_000)})
+    monkeypatch.setattr(sys, "argv", ["checkpoint_load.py", "--reps", "3"])
+    checkpoint_load.main()
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("resnet50: 1 tensors, 1 MB;")
+    assert "plain: median 70.0 ms  (runs: 90.0, 60.0, 70.0)" in lines
+    assert lines[-1] == "plain / mmap = 3.5x"
+
+
+@pytest.mark.slow
+def test_checkpoint_load_script_runs_as_a_reader_would():
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "checkpoint_load.py"), "--reps", "2",
+                             "--model", "resnet18"], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    medians = {m.group(1): float(m.group(2)) for line in lines
+               if (m := re.match(r"^([a-z+]+): median (\d+\.\d) ms  \(runs: [\d., ]+\)$", line))}
+    assert len(medians) == 6, result.stdout
+    ratio = re.match(r"^plain / mmap = (\d+\.\d)x$", lines[-1])
+    assert ratio, lines[-1]
+    plain, mmap = medians["plain"], medians["mmap"]
+    low, high = (plain - 0.05) / (mmap + 0.05), (plain + 0.05) / (mmap - 0.05)
+    assert low - 0.05 <= float(ratio.group(1)) <= high + 0.05

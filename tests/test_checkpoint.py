@@ -12,7 +12,15 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from helpers.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from helpers.callbacks import CheckpointCallback
+from helpers.checkpoint import (
+    copy_atomically,
+    load_checkpoint,
+    load_matching_weights,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 from helpers.engine import fit
 from helpers.files import DataError
 
@@ -149,3 +157,107 @@ def test_a_kill_during_save_leaves_the_previous_checkpoint(tmp_path):
     assert load_checkpoint(path, nn.Linear(2, 2))["epoch"] == 1        # the previous file is whole
     save_checkpoint(path, nn.Linear(2, 2), epoch=2)                       # a stray temp file does not get in the way
     assert load_checkpoint(path, nn.Linear(2, 2))["epoch"] == 2
+
+
+def test_callback_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path):
+    train, val = loaders()
+    torch.manual_seed(123)
+    model, optimizer, scheduler = setup()
+    straight = fit(model, train, val, nn.CrossEntropyLoss(), optimizer, "cpu", 5, scheduler=scheduler,
+                   progress=False, verbose=False)
+    expected = model.state_dict()
+
+    torch.manual_seed(123)
+    model, optimizer, scheduler = setup()
+    saver = CheckpointCallback(tmp_path, optimizer, scheduler, keep_last=0)
+    fit(model, train, val, nn.CrossEntropyLoss(), optimizer, "cpu", 2, scheduler=scheduler, callbacks=[saver],
+        progress=False, verbose=False)
+    torch.rand(3)
+    model, optimizer, scheduler = setup(seed=5)
+    ckpt = load_checkpoint(tmp_path / "last.pt", model, optimizer, scheduler)
+    assert ckpt["epoch"] == 2
+    saver = CheckpointCallback(tmp_path, optimizer, scheduler, keep_last=0, history=ckpt["history"])
+    resumed = fit(model, train, val, nn.CrossEntropyLoss(), optimizer, "cpu", 5, scheduler=scheduler,
+                  history=ckpt["history"], callbacks=[saver], progress=False, verbose=False)
+    assert resumed == straight
+    assert all(torch.equal(v, expected[k]) for k, v in model.state_dict().items())
+    final = torch.load(tmp_path / "last.pt", weights_only=True)
+    assert final["epoch"] == 5 and final["history"] == straight      # the file holds the whole run
+
+
+def fake_fit(saver, model, values, monitor="val_loss"):
+    """Drive the callback as fit does, with chosen metrics and a model whose weight records the epoch."""
+    for epoch, value in enumerate(values, start=1):
+        with torch.no_grad():
+            model.weight.fill_(epoch)
+        row = {"epoch": epoch, "train_loss": 1.0, "train_acc": 0.5, "val_loss": 1.0, "val_acc": 0.5, "lr": 0.1}
+        row[monitor] = value
+        saver.on_epoch_end(epoch, row, model)
+
+
+def saved_epoch(path):
+    return int(torch.load(path, weights_only=True)["model"]["weight"][0, 0])
+
+
+def test_callback_keeps_last_best_and_n_recent(tmp_path):
+    saver = CheckpointCallback(tmp_path, monitor="val_acc", keep_last=2, config={"lr": 0.1})
+    fake_fit(saver, nn.Linear(2, 2), [0.3, 0.6, 0.5, 0.4, 0.55], monitor="val_acc")
+    assert saver.saved == ["best.pt", "epoch-004.pt", "epoch-005.pt", "last.pt"]
+    assert saver.best_epoch == 2 and saved_epoch(tmp_path / "best.pt") == 2
+    assert saved_epoch(tmp_path / "last.pt") == 5 and saved_epoch(tmp_path / "epoch-004.pt") == 4
+    last = torch.load(tmp_path / "last.pt", weights_only=True)
+    assert last["history"]["best_epoch"] == 2 and last["config"] == {"lr": 0.1}
+    assert not list(tmp_path.glob(".*"))                                  # no temporary files left
+
+
+def test_callback_prunes_by_epoch_number_and_resumes_its_best(tmp_path):
+    saver = CheckpointCallback(tmp_path, keep_last=1)
+    fake_fit(saver, nn.Linear(2, 2), [1.0] * 9 + [0.5])                  # epoch 10 sorts before 9 as text
+    assert saver.saved == ["best.pt", "epoch-010.pt", "last.pt"]
+    history = torch.load(tmp_path / "last.pt", weights_only=True)["history"]
+    resumed = CheckpointCallback(tmp_path, keep_last=1, history=history)
+    assert (resumed.best, resumed.best_epoch) == (0.5, 10)
+    model = nn.Linear(2, 2)
+    resumed.on_epoch_end(11, {"epoch": 11, "train_loss": 1, "train_acc": 0, "val_loss": 0.7, "val_acc": 0,
+                              "lr": 0.1}, model)
+    assert saved_epoch(tmp_path / "best.pt") == 10                       # a worse epoch does not replace best
+
+
+@pytest.mark.parametrize("kwargs,match", [({"monitor": "acc"}, "monitor must be one of"),
+                                          ({"keep_last": -1}, "keep_last must be an int >= 0")])
+def test_callback_refuses_bad_arguments(tmp_path, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        CheckpointCallback(tmp_path, **kwargs)
+
+
+def test_copy_atomically(tmp_path):
+    (tmp_path / "a").write_bytes(b"new")
+    (tmp_path / "b").write_bytes(b"old")
+    copy_atomically(tmp_path / "a", tmp_path / "b")
+    assert (tmp_path / "b").read_bytes() == b"new" and sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
+
+
+def test_load_matching_weights_is_load_state_dict_of_the_matching_part():
+    torch.manual_seed(0)
+    source = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 10))
+    target = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 2), nn.Linear(2, 2))
+    by_hand = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 2), nn.Linear(2, 2))
+    by_hand.load_state_dict(target.state_dict())
+    own = by_hand.state_dict()
+    by_hand.load_state_dict({k: v for k, v in source.state_dict().items()
+                             if k in own and v.shape == own[k].shape}, strict=False)
+    report = load_matching_weights(nn.DataParallel(target), source.state_dict())
+    for key, value in by_hand.state_dict().items():
+        assert torch.equal(value, target.state_dict()[key]), key
+    assert torch.equal(target[0].weight, source[0].weight)
+    assert report.loaded[:2] == ["0.weight", "0.bias"] and len(report.loaded) == 7
+    assert report.shape_mismatch == ["3.weight: checkpoint (10, 8) vs model (2, 8)",
+                                     "3.bias: checkpoint (10,) vs model (2,)"]
+    assert report.missing == ["4.weight", "4.bias"] and report.unexpected == []
+    assert "shapes differ (2)" in str(report) and "missing from the state_dict (2)" in str(report)
+
+
+def test_load_matching_weights_reports_a_prefix_that_matches_nothing():
+    model = nn.Linear(2, 2)
+    report = load_matching_weights(model, {f"module.{k}": v for k, v in nn.Linear(2, 2).state_dict().items()})
+    assert report.loaded == [] and report.unexpected == ["module.weight", "module.bias"]
