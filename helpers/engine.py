@@ -119,13 +119,9 @@ def train_one_epoch(
     sums = RunningMetrics(device, loss_reduction(loss_fn), all_reduce=_sharded(loader))
     lr_sum, checked = 0.0, 0
     model.train()
-    batches: Iterable[Any] = loader
-    if progress:
-        from tqdm.auto import tqdm  # imported on first use: keeps `import helpers.engine` light
-
-        batches = tqdm(loader, desc=f"epoch {epoch}", leave=False)
+    bar = _batch_bar(loader, epoch) if progress else None
     i = 0
-    for i, batch in enumerate(batches, start=1):
+    for i, batch in enumerate(loader, start=1):
         if i == 1:
             check_batch(batch, "loader")
         inputs, targets = _to_device(batch, device)
@@ -152,8 +148,28 @@ def train_one_epoch(
         if i % check_every == 0:  # one sync every check_every batches, not one per batch
             raise_if_not_finite(sums.loss.item(), epoch, checked + 1, i)
             checked = i
+        if bar is not None:
+            bar.update()
+    if bar is not None:
+        bar.close()
     result = sums.result("training", epoch, checked + 1, i)
     return {**result, "lr": lr_sum / max(i, 1)}
+
+
+def _batch_bar(loader: Iterable[Any], epoch: int) -> Any:
+    """A progress bar over one epoch's batches, updated by hand.
+
+    Not ``tqdm(loader)``: ``tqdm.auto``'s bar calls ``iter(loader)`` when it is created and again
+    when iterated (tqdm issue #1598), so a DataLoader would start its workers twice per epoch and
+    draw one more seed from the random generator than the same loop without a bar.
+    """
+    from tqdm.auto import tqdm  # imported on first use: keeps `import helpers.engine` light
+
+    try:
+        total: int | None = len(loader)  # type: ignore[arg-type]
+    except TypeError:  # an IterableDataset without __len__
+        total = None
+    return tqdm(total=total, desc=f"epoch {epoch}", leave=False)
 
 
 def evaluate(

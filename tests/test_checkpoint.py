@@ -211,16 +211,29 @@ def test_callback_keeps_last_best_and_n_recent(tmp_path):
 
 
 def test_callback_prunes_by_epoch_number_and_resumes_its_best(tmp_path):
-    saver = CheckpointCallback(tmp_path, keep_last=1)
-    fake_fit(saver, nn.Linear(2, 2), [1.0] * 9 + [0.5])                  # epoch 10 sorts before 9 as text
-    assert saver.saved == ["best.pt", "epoch-010.pt", "last.pt"]
-    history = torch.load(tmp_path / "last.pt", weights_only=True)["history"]
-    resumed = CheckpointCallback(tmp_path, keep_last=1, history=history)
-    assert (resumed.best, resumed.best_epoch) == (0.5, 10)
+    saver = CheckpointCallback(tmp_path, keep_last=2)
     model = nn.Linear(2, 2)
-    resumed.on_epoch_end(11, {"epoch": 11, "train_loss": 1, "train_acc": 0, "val_loss": 0.7, "val_acc": 0,
-                              "lr": 0.1}, model)
-    assert saved_epoch(tmp_path / "best.pt") == 10                       # a worse epoch does not replace best
+    for epoch, loss in [(998, 1.0), (999, 0.5), (1000, 0.9)]:                # "epoch-1000" sorts first as text
+        saver.on_epoch_end(epoch, {"epoch": epoch, "train_loss": 1, "train_acc": 0, "val_loss": loss,
+                                   "val_acc": 0, "lr": 0.1}, model)
+    assert saver.saved == ["best.pt", "epoch-1000.pt", "epoch-999.pt", "last.pt"]
+    history = torch.load(tmp_path / "last.pt", weights_only=True)["history"]
+    resumed = CheckpointCallback(tmp_path, keep_last=2, history=history)
+    assert (resumed.best, resumed.best_epoch) == (0.5, 999)
+    with torch.no_grad():
+        model.weight.fill_(7)
+    resumed.on_epoch_end(1001, {"epoch": 1001, "train_loss": 1, "train_acc": 0, "val_loss": 0.7, "val_acc": 0,
+                                "lr": 0.1}, model)
+    assert torch.load(tmp_path / "best.pt", weights_only=True)["epoch"] == 999   # a worse epoch does not replace it
+    assert saved_epoch(tmp_path / "last.pt") == 7
+
+
+def test_a_failed_save_keeps_the_previous_file_and_leaves_no_temporary(tmp_path):
+    save_checkpoint(tmp_path / "last.pt", nn.Linear(2, 2), epoch=1)
+    with pytest.raises(Exception, match="pickle"):
+        save_checkpoint(tmp_path / "last.pt", nn.Linear(2, 2), epoch=2, config={"log": lambda: None})
+    assert load_checkpoint(tmp_path / "last.pt", nn.Linear(2, 2))["epoch"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
 
 
 @pytest.mark.parametrize("kwargs,match", [({"monitor": "acc"}, "monitor must be one of"),

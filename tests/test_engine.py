@@ -464,3 +464,31 @@ def test_nan_in_evaluation_names_the_epoch():
 
     with pytest.raises(FloatingPointError, match="of epoch 5"):
         evaluate(model, [(x, y)], nan_loss, CPU, epoch=5)
+
+
+class CountingLoader(DataLoader):
+    """A DataLoader that counts how often an iterator over it is created (each one starts workers)."""
+
+    iterators = 0
+
+    def __iter__(self):
+        type(self).iterators += 1
+        return super().__iter__()
+
+
+def test_progress_bars_change_nothing_and_iterate_the_loader_once_per_epoch():
+    data = TensorDataset(torch.randn(64, 4, generator=torch.Generator().manual_seed(0)), torch.arange(64) % 3)
+    results = {}
+    for progress in (False, True):
+        torch.manual_seed(1)
+        model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.3), nn.Linear(8, 3))
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        CountingLoader.iterators = 0
+        train = CountingLoader(data, batch_size=16, shuffle=True)        # shuffles with the global generator
+        history = fit(model, train, [next(iter(DataLoader(data, batch_size=64)))], nn.CrossEntropyLoss(),
+                      optimizer, "cpu", 3, progress=progress, verbose=False)
+        results[progress] = history, model.state_dict(), torch.rand(1), CountingLoader.iterators
+    (h0, w0, r0, n0), (h1, w1, r1, n1) = results[False], results[True]
+    assert n0 == n1 == 3
+    assert h0 == h1 and torch.equal(r0, r1)
+    assert all(torch.equal(w0[k], w1[k]) for k in w0)

@@ -289,6 +289,13 @@ PROMISED = {
         "DataParallel", "consume_prefix_in_state_dict_if_present", "SyncBatchNorm", "convert_sync_batchnorm",
         "DistributedSampler", "set_epoch",
     ],
+    "09_save_and_load.ipynb": [
+        "state_dict", "load_state_dict", "weights_only", "safe_globals", "get_unsafe_globals_in_checkpoint",
+        "map_location", "mmap", "strict", "missing_keys", "unexpected_keys", "consume_prefix_in_state_dict_if_present",
+        "compile", "DataParallel", "load_matching_weights", "GradScaler", "rng_state", "set_rng_state",
+        "replace", "fsync", "save_checkpoint", "load_checkpoint", "CheckpointCallback", "export", "Dim",
+        "save_file", "load_file",
+    ],
     "07_training_loop.ipynb": [
         "train_one_epoch", "evaluate", "fit", "zero_grad", "backward", "inference_mode", "no_grad",
         "use_deterministic_algorithms", "amp_dtype", "restore_best", "bincount",
