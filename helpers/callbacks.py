@@ -15,6 +15,7 @@ not keyword arguments of ``fit``.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -43,6 +44,8 @@ class EpochEndCallback(Protocol):
 
     def on_epoch_end(self, epoch: int, metrics: dict[str, float], model: nn.Module) -> bool | None: ...
 
+
+_EPOCH_FILE = re.compile(r"epoch-(\d+)\.pt")
 
 #: What ``fit(callbacks=[...])`` accepts: an object with either method, or both.
 Callback = EpochStartCallback | EpochEndCallback
@@ -137,6 +140,9 @@ class CheckpointCallback:
         history: When resuming: the history loaded from the checkpoint, so the files written
             from now on hold the whole run and ``best.pt`` is only replaced by a better epoch.
 
+    Put it last in ``fit``'s callbacks: the random state it saves must be the one the next epoch
+    starts from. In a distributed run the main process writes the files, with its own random state.
+
     Example:
         >>> saver = CheckpointCallback("checkpoints/run1", optimizer, scheduler, monitor="val_acc", keep_last=2)
         >>> history = fit(..., callbacks=[saver])
@@ -148,7 +154,7 @@ class CheckpointCallback:
                  config: dict[str, Any] | None = None, history: dict[str, Any] | None = None) -> None:
         if monitor not in MONITORS:
             raise ValueError(f"monitor must be one of {', '.join(MONITORS)}, got {monitor!r}")
-        if not isinstance(keep_last, int) or keep_last < 0:
+        if not isinstance(keep_last, int) or isinstance(keep_last, bool) or keep_last < 0:
             raise ValueError(f"keep_last must be an int >= 0 (how many epoch files to keep), got {keep_last!r}")
         self.folder, self.monitor, self.keep_last = Path(folder), monitor, keep_last
         self.optimizer, self.scheduler, self.scaler, self.config = optimizer, scheduler, scaler, config
@@ -164,6 +170,11 @@ class CheckpointCallback:
         return sorted(p.name for p in self.folder.glob("*.pt"))
 
     def on_epoch_end(self, epoch: int, metrics: dict[str, float], model: nn.Module) -> None:
+        if epoch != len(self.history["epoch"]) + 1:
+            held = len(self.history["epoch"])
+            raise ValueError(f"CheckpointCallback got epoch {epoch} but holds a history of {held} epochs: "
+                             "when resuming, pass the loaded history to it too, "
+                             "CheckpointCallback(..., history=checkpoint['history'])")
         for key in self.history:
             self.history[key].append(metrics[key])
         improved = is_better(self.monitor, metrics[self.monitor], self.best)
@@ -178,9 +189,13 @@ class CheckpointCallback:
             copy_atomically(last, self.folder / "best.pt")
         if self.keep_last:
             copy_atomically(last, self.folder / f"epoch-{epoch:03d}.pt")
-            kept = sorted(self.folder.glob("epoch-*.pt"), key=lambda p: int(p.stem.split("-")[1]))
-            for old in kept[:-self.keep_last]:
-                old.unlink()
+        # Keep the keep_last most recent epochs up to this one; files of later epochs are left from
+        # a run that this one resumed before its end (or from an older run in the same folder).
+        numbered = {int(m.group(1)): p for p in self.folder.glob("epoch-*.pt") if (m := _EPOCH_FILE.fullmatch(p.name))}
+        recent = sorted(n for n in numbered if n <= epoch)[-self.keep_last:] if self.keep_last else []
+        for n, path in numbered.items():
+            if n not in recent:
+                path.unlink()
 
     def __repr__(self) -> str:
         return f"CheckpointCallback({str(self.folder)!r}, monitor={self.monitor!r}, keep_last={self.keep_last})"

@@ -9,8 +9,8 @@ reason (Python's ``random`` state becomes a list of ints).
 from __future__ import annotations
 
 import os
+import pickle
 import random
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
@@ -44,10 +44,10 @@ def set_rng_state(state: dict[str, Any]) -> None:
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
     kind, keys, *rest = state["numpy"]
-    np.random.set_state((kind, keys.numpy().astype(np.uint32), *rest))
-    torch.set_rng_state(state["torch"])
+    np.random.set_state((kind, keys.cpu().numpy().astype(np.uint32), *rest))
+    torch.set_rng_state(state["torch"].cpu())      # CPU byte tensors, whatever map_location did
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
 
 
 def save_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
@@ -72,7 +72,7 @@ def save_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.O
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    model = _unwrap(model)
+    model = unwrap_model(model)
     checkpoint = {
         "format": FORMAT, "epoch": epoch, "model": model.state_dict(),
         "optimizer": None if optimizer is None else optimizer.state_dict(),
@@ -87,17 +87,27 @@ def save_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.O
 def copy_atomically(source: str | Path, target: str | Path) -> Path:
     """Copy a file so that ``target`` is, at every moment, either its old self or a whole copy.
 
-    ``CheckpointCallback`` writes ``last.pt`` once and copies it to ``best.pt`` and ``epoch-NNN.pt``.
+    ``CheckpointCallback`` writes ``last.pt`` once and copies it to ``best.pt`` and ``epoch-NNN.pt``:
+    as a hard link where the file system has them (no bytes copied), else as bytes, atomically.
     """
-    data = Path(source).read_bytes()
-    target = Path(target)
-    _write_atomically(target, lambda f: f.write(data))
+    source, target = Path(source), Path(target)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(source, tmp)        # free: save_checkpoint always writes a new file, so no later write changes it
+    except OSError:                 # a file system without hard links: copy the bytes
+        _write_atomically(target, lambda f: f.write(source.read_bytes()))
+        return target
+    os.replace(tmp, target)
+    _fsync_folder(target.parent)
     return target
 
 
 def _write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
     """Write to a temporary file in the same folder, flush it to disk, then ``os.replace`` it onto ``path``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")    # same folder: os.replace cannot cross file systems
+    # Same folder: os.replace cannot cross file systems. A fixed name (one writer per checkpoint)
+    # means a temporary file left by a killed run is overwritten by the next save, not piled up.
+    tmp = path.with_name(f".{path.name}.tmp")
     try:
         with open(tmp, "wb") as f:
             write(f)
@@ -106,11 +116,24 @@ def _write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+    _fsync_folder(path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (POSIX: the folder's entry is data too); a no-op on Windows."""
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def load_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
                     scheduler: Any = None, scaler: torch.amp.GradScaler | None = None,
-                    map_location: str | torch.device = "cpu", restore_rng: bool = True) -> dict[str, Any]:
+                    map_location: str | torch.device = "cpu", restore_rng: bool = True,
+                    mmap: bool = False) -> dict[str, Any]:
     """Load a checkpoint written by ``save_checkpoint`` into the given objects, safely.
 
     Args:
@@ -118,6 +141,7 @@ def load_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.O
         model, optimizer, scheduler, scaler: Filled from the checkpoint's state_dicts (those given).
         map_location: Where tensors are loaded (``"cpu"`` reads a GPU checkpoint on any machine).
         restore_rng: Also restore the random generators, for a bit-exact resume.
+        mmap: Map the file instead of reading it (``torch.load(..., mmap=True)``), for large files.
 
     Returns:
         The checkpoint dict (``epoch``, ``history``, ``config``, ...).
@@ -130,16 +154,22 @@ def load_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.O
     if not path.is_file():
         raise DataError(f"checkpoint not found: {path}")
     try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # truncated zip, wrong magic number, a pickle weights_only refuses...
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
+    except pickle.UnpicklingError as e:
+        raise DataError(f"{path} holds Python objects that weights_only=True refuses to load (loading them "
+                        "could run code). If you wrote the file yourself, see notebook 09: allow its types with "
+                        f"torch.serialization.safe_globals, or re-save plain values. {e}") from e
+    except Exception as e:  # truncated zip, wrong magic number...
         raise DataError(f"cannot read {path} as a checkpoint (truncated, corrupt, or not a torch file): {e}") from e
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
         what = "a bare state_dict" if isinstance(checkpoint, dict) and all(
             isinstance(v, torch.Tensor) for v in checkpoint.values()) else f"a {type(checkpoint).__name__}"
         raise DataError(f"{path} is {what}, not a checkpoint written by helpers.checkpoint.save_checkpoint; "
                         "load a bare state_dict with model.load_state_dict(torch.load(path, weights_only=True))")
-    target = _unwrap(model)
+    target = unwrap_model(model)
     _check_compatible(path, target.state_dict(), checkpoint["model"])
+    if optimizer is not None and checkpoint["optimizer"] is not None:
+        _check_optimizer(path, optimizer, checkpoint["optimizer"])     # before anything is overwritten
     target.load_state_dict(checkpoint["model"])
     for name, obj in (("optimizer", optimizer), ("scheduler", scheduler), ("scaler", scaler)):
         if obj is None:
@@ -156,69 +186,41 @@ def load_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.O
     return checkpoint
 
 
-@dataclass
-class MatchReport:
-    """What ``load_matching_weights`` did: which keys it loaded and which it left, and why."""
-
-    loaded: list[str] = field(default_factory=list)
-    #: Keys in both, with different shapes: ``"fc.weight: checkpoint (8, 512) vs model (2, 512)"``.
-    shape_mismatch: list[str] = field(default_factory=list)
-    #: The model's keys the state_dict lacks: they keep their current (e.g. freshly initialised) values.
-    missing: list[str] = field(default_factory=list)
-    #: The state_dict's keys the model lacks.
-    unexpected: list[str] = field(default_factory=list)
-
-    def __str__(self) -> str:
-        lines = [f"loaded {len(self.loaded)} tensors"]
-        for name, keys in (("shapes differ", self.shape_mismatch), ("missing from the state_dict", self.missing),
-                           ("not in the model", self.unexpected)):
-            if keys:
-                lines.append(f"{name} ({len(keys)}): " + ", ".join(keys[:4]) + (" ..." if len(keys) > 4 else ""))
-        return "\n".join(lines)
-
-
-def load_matching_weights(model: nn.Module, state_dict: dict[str, torch.Tensor]) -> MatchReport:
-    """Load the tensors whose name and shape match the model's, and report the rest (a partial load).
-
-    This is the older tutorials' partial load for finetuning: a backbone's weights go into a model
-    with a new head, and the head (different shape) keeps its initialisation. It is
-    ``model.load_state_dict(matching, strict=False)`` with the matching part picked first; unlike
-    ``strict=False`` alone, a tensor whose shape differs is reported instead of raising.
-
-    Args:
-        model: Filled in place (unwrapped from DataParallel/DDP/``torch.compile`` first).
-        state_dict: E.g. ``torch.load(path, weights_only=True)`` or a checkpoint's ``["model"]``.
-
-    Returns:
-        A ``MatchReport``; ``print(report)`` lists what was left out. Check ``report.loaded`` is
-        not empty: a state_dict with another key prefix (``module.``) matches nothing.
-
-    Example:
-        >>> report = load_matching_weights(finetune_model, torch.load(path, weights_only=True))
-        >>> print(report)          # loaded 60 tensors / shapes differ (2): fc.weight: ...
-    """
-    target = _unwrap(model)
-    own = target.state_dict()
-    report = MatchReport()
-    matching = {}
-    for key, value in state_dict.items():
-        if key not in own:
-            report.unexpected.append(key)
-        elif value.shape != own[key].shape:
-            report.shape_mismatch.append(f"{key}: checkpoint {tuple(value.shape)} vs model {tuple(own[key].shape)}")
-        else:
-            matching[key] = value
-            report.loaded.append(key)
-    report.missing = [key for key in own if key not in matching and key not in state_dict]
-    target.load_state_dict(matching, strict=False)
-    return report
-
-
-def _unwrap(model: nn.Module) -> nn.Module:
+def unwrap_model(model: nn.Module) -> nn.Module:
     """The plain model inside DataParallel / DistributedDataParallel (``.module``) and ``torch.compile``
-    (``._orig_mod``), so that checkpoints hold the plain model's keys."""
-    model = getattr(model, "module", model)
-    return getattr(model, "_orig_mod", model)
+    (``._orig_mod``), so that checkpoints hold the plain model's keys. Only those wrappers: a model
+    of your own with a child named ``module`` is not one."""
+    from torch._dynamo.eval_frame import OptimizedModule
+
+    while True:
+        if isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
+            model = model.module
+        elif isinstance(model, OptimizedModule):
+            model = model._orig_mod
+        else:
+            return model
+
+
+def _check_optimizer(path: Path, optimizer: torch.optim.Optimizer, saved: dict[str, Any]) -> None:
+    """Refuse an optimizer state built over other parameters: group sizes, and each state tensor's shape."""
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    sizes = [len(group["params"]) for group in optimizer.param_groups]
+    saved_sizes = [len(group["params"]) for group in saved["param_groups"]]
+    problem = None
+    if sizes != saved_sizes:
+        problem = f"parameter groups of sizes {saved_sizes} in the file, {sizes} here"
+    else:
+        for index, state in saved["state"].items():
+            for key, value in state.items():
+                if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape != params[index].shape:
+                    problem = (f"state {key!r} of parameter {index} has shape {tuple(value.shape)}, "
+                               f"the parameter {tuple(params[index].shape)}")
+                    break
+            if problem:
+                break
+    if problem:
+        raise DataError(f"{path}: the optimizer state does not fit this optimizer ({problem}); build it over "
+                        "model.parameters() in the same order as when it was saved. Nothing was loaded.")
 
 
 def _check_compatible(path: Path, expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor]) -> None:

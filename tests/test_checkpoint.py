@@ -16,10 +16,10 @@ from helpers.callbacks import CheckpointCallback
 from helpers.checkpoint import (
     copy_atomically,
     load_checkpoint,
-    load_matching_weights,
     rng_state,
     save_checkpoint,
     set_rng_state,
+    unwrap_model,
 )
 from helpers.engine import fit
 from helpers.files import DataError
@@ -125,7 +125,7 @@ def test_crafted_pickle_is_refused(tmp_path, capfd):
             return (print, ("this ran while loading",))
 
     torch.save({"format": "helpers.checkpoint/1", "model": Evil()}, tmp_path / "evil.pt")
-    with pytest.raises(DataError, match="cannot read"):
+    with pytest.raises(DataError, match="Python objects that weights_only=True refuses"):
         load_checkpoint(tmp_path / "evil.pt", setup()[0])
     assert "this ran while loading" not in capfd.readouterr().out      # refused before anything ran
 
@@ -155,8 +155,10 @@ def test_a_kill_during_save_leaves_the_previous_checkpoint(tmp_path):
     proc.wait(timeout=30)
     time.sleep(0.1)
     assert load_checkpoint(path, nn.Linear(2, 2))["epoch"] == 1        # the previous file is whole
-    save_checkpoint(path, nn.Linear(2, 2), epoch=2)                       # a stray temp file does not get in the way
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".last.pt.tmp", "last.pt"]     # the killed write
+    save_checkpoint(path, nn.Linear(2, 2), epoch=2)                       # overwrites the stray temporary file
     assert load_checkpoint(path, nn.Linear(2, 2))["epoch"] == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
 
 
 def test_callback_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path):
@@ -211,7 +213,9 @@ def test_callback_keeps_last_best_and_n_recent(tmp_path):
 
 
 def test_callback_prunes_by_epoch_number_and_resumes_its_best(tmp_path):
-    saver = CheckpointCallback(tmp_path, keep_last=2)
+    earlier = {"epoch": list(range(1, 998)), "train_loss": [1.0] * 997, "train_acc": [0.0] * 997,
+               "val_loss": [2.0] * 997, "val_acc": [0.0] * 997, "lr": [0.1] * 997}
+    saver = CheckpointCallback(tmp_path, keep_last=2, history=earlier)
     model = nn.Linear(2, 2)
     for epoch, loss in [(998, 1.0), (999, 0.5), (1000, 0.9)]:                # "epoch-1000" sorts first as text
         saver.on_epoch_end(epoch, {"epoch": epoch, "train_loss": 1, "train_acc": 0, "val_loss": loss,
@@ -243,34 +247,81 @@ def test_callback_refuses_bad_arguments(tmp_path, kwargs, match):
         CheckpointCallback(tmp_path, **kwargs)
 
 
-def test_copy_atomically(tmp_path):
+@pytest.mark.parametrize("links", [True, False], ids=["hard link", "no hard links"])
+def test_copy_atomically(tmp_path, monkeypatch, links):
+    if not links:
+        def no_link(*args):
+            raise OSError("hard links not supported")
+        monkeypatch.setattr("helpers.checkpoint.os.link", no_link)
     (tmp_path / "a").write_bytes(b"new")
     (tmp_path / "b").write_bytes(b"old")
+    (tmp_path / ".b.tmp").write_bytes(b"left by a killed copy")
     copy_atomically(tmp_path / "a", tmp_path / "b")
     assert (tmp_path / "b").read_bytes() == b"new" and sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
+    assert (tmp_path / "a").stat().st_ino == (tmp_path / "b").stat().st_ino if links else True
 
 
-def test_load_matching_weights_is_load_state_dict_of_the_matching_part():
-    torch.manual_seed(0)
-    source = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 10))
-    target = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 2), nn.Linear(2, 2))
-    by_hand = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 2), nn.Linear(2, 2))
-    by_hand.load_state_dict(target.state_dict())
-    own = by_hand.state_dict()
-    by_hand.load_state_dict({k: v for k, v in source.state_dict().items()
-                             if k in own and v.shape == own[k].shape}, strict=False)
-    report = load_matching_weights(nn.DataParallel(target), source.state_dict())
-    for key, value in by_hand.state_dict().items():
-        assert torch.equal(value, target.state_dict()[key]), key
-    assert torch.equal(target[0].weight, source[0].weight)
-    assert report.loaded[:2] == ["0.weight", "0.bias"] and len(report.loaded) == 7
-    assert report.shape_mismatch == ["3.weight: checkpoint (10, 8) vs model (2, 8)",
-                                     "3.bias: checkpoint (10,) vs model (2,)"]
-    assert report.missing == ["4.weight", "4.bias"] and report.unexpected == []
-    assert "shapes differ (2)" in str(report) and "missing from the state_dict (2)" in str(report)
+def test_callback_resumed_early_drops_the_abandoned_runs_later_epochs(tmp_path):
+    saver = CheckpointCallback(tmp_path, keep_last=2)
+    fake_fit(saver, nn.Linear(2, 2), [1.0, 0.9, 0.8, 0.7, 0.6])
+    history = torch.load(tmp_path / "epoch-004.pt", weights_only=True)["history"]   # go back to epoch 4...
+    history = {k: v[:2] if isinstance(v, list) else v for k, v in history.items()}  # ...or rather 2
+    resumed = CheckpointCallback(tmp_path, keep_last=2, history=history)
+    resumed.on_epoch_end(3, {"epoch": 3, "train_loss": 1, "train_acc": 0, "val_loss": 0.95, "val_acc": 0,
+                             "lr": 0.1}, nn.Linear(2, 2))
+    assert resumed.saved == ["best.pt", "epoch-003.pt", "last.pt"]          # 4 and 5 were another run's
+    (tmp_path / "epoch-best.pt").write_bytes(b"a file of the user's")          # not one of ours: left alone
+    resumed.on_epoch_end(4, {"epoch": 4, "train_loss": 1, "train_acc": 0, "val_loss": 0.95, "val_acc": 0,
+                             "lr": 0.1}, nn.Linear(2, 2))
+    assert resumed.saved == ["best.pt", "epoch-003.pt", "epoch-004.pt", "epoch-best.pt", "last.pt"]
 
 
-def test_load_matching_weights_reports_a_prefix_that_matches_nothing():
-    model = nn.Linear(2, 2)
-    report = load_matching_weights(model, {f"module.{k}": v for k, v in nn.Linear(2, 2).state_dict().items()})
-    assert report.loaded == [] and report.unexpected == ["module.weight", "module.bias"]
+def test_callback_resumed_without_its_history_says_so(tmp_path):
+    saver = CheckpointCallback(tmp_path)
+    with pytest.raises(ValueError, match=r"pass the loaded history to it too"):
+        saver.on_epoch_end(3, {"epoch": 3, "train_loss": 1, "train_acc": 0, "val_loss": 1, "val_acc": 0,
+                               "lr": 0.1}, nn.Linear(2, 2))
+
+
+def test_a_checkpoint_tagged_cuda_loads_on_a_cpu(tmp_path):
+    pretend = [False]
+    torch.serialization.register_package(0, lambda s: "cuda:0" if pretend[0] and s.device.type == "cpu" else None,
+                                         lambda storage, location: None)
+    model, optimizer, _ = setup()
+    pretend[0] = True
+    save_checkpoint(tmp_path / "gpu.pt", model, optimizer, epoch=1)
+    pretend[0] = False
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="map_location"):
+            torch.load(tmp_path / "gpu.pt", weights_only=True)
+    loaded = load_checkpoint(tmp_path / "gpu.pt", setup(seed=1)[0], setup(seed=1)[1])     # map_location="cpu"
+    assert loaded["epoch"] == 1 and loaded["model"]["0.weight"].device.type == "cpu"
+
+
+def test_compile_prefix_is_not_written_and_a_child_named_module_is_kept(tmp_path):
+    model, _, _ = setup()
+    save_checkpoint(tmp_path / "c.pt", torch.compile(model))
+    keys = list(torch.load(tmp_path / "c.pt", weights_only=True)["model"])
+    assert keys == list(model.state_dict())
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.module, self.head = nn.Linear(2, 2), nn.Linear(2, 1)
+
+    net = Net()
+    assert unwrap_model(net) is net and unwrap_model(nn.DataParallel(torch.compile(net))) is net
+
+
+def test_an_optimizer_over_reordered_parameters_is_refused_before_anything_loads(tmp_path):
+    model, optimizer, _ = setup()
+    model(torch.randn(4, 4)).sum().backward()
+    optimizer.step()
+    save_checkpoint(tmp_path / "c.pt", model, optimizer)
+    fresh = setup(seed=1)[0]
+    before = {k: v.clone() for k, v in fresh.state_dict().items()}
+    reordered = torch.optim.SGD(list(fresh.parameters())[::-1], lr=0.1, momentum=0.9)
+    message = r"'momentum_buffer' of parameter 0 has shape \(8, 4\), the parameter \(3,\).*Nothing was loaded"
+    with pytest.raises(DataError, match=message):
+        load_checkpoint(tmp_path / "c.pt", fresh, reordered)
+    assert all(torch.equal(v, before[k]) for k, v in fresh.state_dict().items())
