@@ -12,11 +12,15 @@ What it writes (and nothing else):
 * ``data/cifar10-mini/{train,val}/<class>/NNNN.jpg``: 500 train images per class drawn from
   the CIFAR-10 train split, 100 val images per class drawn from its test split. The JPEG bytes
   are copied unchanged; ``NNNN`` is the image's index inside its class in the source split.
+* ``data/cifar10-catdog/test/{cat,dog}/NNNN.jpg``: every cat and dog image of the CIFAR-10 test
+  split (1,000 each), copied unchanged: notebook 10's held-out test set for finetuning.
 * ``data/hymenoptera/{train,val}/{ants,bees}/``: every file of the ants/bees set; photos whose
   shorter side exceeds 256 px are resized to 256 px on that side and re-encoded (JPEG, quality
   90), others are copied unchanged, and so are the two quirks (``imageNotFound.gif``, the
   ``.jpeg`` file) that notebook 01 teaches.
-* ``data/SHA256SUMS``: a checksum line for every file above (``sha256sum -c`` format).
+* ``data/SHA256SUMS``: a checksum line for every file above (``sha256sum -c`` format), and for the
+  pretrained weights in ``data/pretrained/`` that ``scripts/pretrain_cifar8.py`` wrote (this script
+  does not retrain them; it keeps them and their checksum).
 * the counts table of ``data/README.md`` (between its ``counts`` markers).
 
 The build is deterministic: the same archives (and the same Pillow) give the same bytes.
@@ -52,6 +56,11 @@ CIFAR10_CLASSES = (
 HYMENOPTERA_CLASSES = ("ants", "bees")
 # (output split, source split, images per class)
 CIFAR_SPLITS = (("train", "train", 500), ("val", "test", 100))
+# The held-out test set of notebook 10: every test image of these classes.
+CATDOG_CLASSES = ("cat", "dog")
+# What the build writes (swapped in whole) and what SHA256SUMS also lists (kept, not rebuilt).
+BUILT = ("cifar10-mini", "cifar10-catdog", "hymenoptera")
+KEPT = ("pretrained",)
 SEED = 0
 MAX_SHORT_SIDE = 256
 JPEG_QUALITY = 90
@@ -127,6 +136,9 @@ def build_cifar_from_archive(archive: Path, out: Path) -> None:
             chosen = random.Random(f"{SEED}-{out_split}-{cls}").sample(names, per_class)
             for name in sorted(chosen):
                 write(out / "cifar10-mini" / out_split / cls / Path(name).name, files[name])
+    for cls, names in by_class(files, "test", CATDOG_CLASSES, archive).items():
+        for name in names:
+            write(out / "cifar10-catdog" / "test" / cls / Path(name).name, files[name])
 
 
 def build_cifar_from_torchvision(root: Path, out: Path) -> None:
@@ -146,6 +158,13 @@ def build_cifar_from_torchvision(root: Path, out: Path) -> None:
                 buf = io.BytesIO()
                 image.save(buf, format="JPEG", quality=JPEG_QUALITY)
                 write(out / "cifar10-mini" / out_split / cls / f"{pos:04d}.jpg", buf.getvalue())
+    test = CIFAR10(root=str(root), train=False, download=True)
+    for cls in CATDOG_CLASSES:
+        indices = [i for i, target in enumerate(test.targets) if target == CIFAR10_CLASSES.index(cls)]
+        for pos, i in enumerate(indices):
+            buf = io.BytesIO()
+            test[i][0].save(buf, format="JPEG", quality=JPEG_QUALITY)
+            write(out / "cifar10-catdog" / "test" / cls / f"{pos:04d}.jpg", buf.getvalue())
 
 
 def shrink_photo(name: str, data: bytes) -> bytes:
@@ -186,7 +205,7 @@ def write(path: Path, data: bytes) -> None:
 def manifest_lines(root: Path, subdirs: tuple[str, ...]) -> list[str]:
     lines = []
     for sub in subdirs:
-        for path in sorted((root / sub).rglob("*")):
+        for path in sorted((root / sub).rglob("*") if (root / sub).is_dir() else []):
             if path.is_file():
                 lines.append(f"{sha256_of(path)}  {path.relative_to(root).as_posix()}")
     return lines
@@ -195,7 +214,7 @@ def manifest_lines(root: Path, subdirs: tuple[str, ...]) -> list[str]:
 def counts_table(root: Path) -> str:
     rows = ["| dataset | split | class | files |", "| --- | --- | --- | ---: |"]
     total_bytes = 0
-    for sub in ("cifar10-mini", "hymenoptera"):
+    for sub in BUILT:
         counts = Counter()
         for path in sorted((root / sub).rglob("*")):
             if path.is_file():
@@ -204,6 +223,11 @@ def counts_table(root: Path) -> str:
                 total_bytes += path.stat().st_size
         for (split, cls), n in sorted(counts.items()):
             rows.append(f"| {sub} | {split} | {cls} | {n} |")
+    for sub in KEPT:
+        for path in sorted((root / sub).rglob("*") if (root / sub).is_dir() else []):
+            if path.is_file():
+                rows.append(f"| {sub} | - | {path.name} | 1 |")
+                total_bytes += path.stat().st_size
     rows.append("")
     rows.append(f"Total size of the files: {total_bytes / 1e6:.1f} MB ({total_bytes:,} bytes).")
     from PIL import __version__ as pillow_version
@@ -249,12 +273,11 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(staging, ignore_errors=True)
         print(f"data/build.py: error: {e}", file=sys.stderr)
         return 1
-    subdirs = ("cifar10-mini", "hymenoptera")
-    for sub in subdirs:
+    for sub in BUILT:
         shutil.rmtree(out / sub, ignore_errors=True)
         (staging / sub).rename(out / sub)
     staging.rmdir()
-    (out / "SHA256SUMS").write_text("\n".join(manifest_lines(out, subdirs)) + "\n")
+    (out / "SHA256SUMS").write_text("\n".join(manifest_lines(out, BUILT + KEPT)) + "\n")
     table = counts_table(out)
     if (out / "README.md").exists():
         update_readme(out / "README.md", table)

@@ -25,7 +25,12 @@ CIFAR10_CLASSES: tuple[str, ...] = (
 HYMENOPTERA_CLASSES: tuple[str, ...] = ("ants", "bees")
 
 #: The classes of each bundled dataset, by folder name.
-BUNDLED: dict[str, tuple[str, ...]] = {"cifar10-mini": CIFAR10_CLASSES, "hymenoptera": HYMENOPTERA_CLASSES}
+BUNDLED: dict[str, tuple[str, ...]] = {"cifar10-mini": CIFAR10_CLASSES, "hymenoptera": HYMENOPTERA_CLASSES,
+                                       "cifar10-catdog": ("cat", "dog")}
+#: The splits of each bundled dataset. ``cifar10-catdog`` holds every cat and dog image of
+#: CIFAR-10's test split: notebook 10's held-out test set, seen by no training step.
+SPLITS: dict[str, tuple[str, ...]] = {"cifar10-mini": ("train", "val"), "hymenoptera": ("train", "val"),
+                                      "cifar10-catdog": ("test",)}
 
 #: Files kept in the bundled data on purpose although they are not photos (notebook 01 teaches
 #: them). Paths are relative to the split folder.
@@ -36,16 +41,16 @@ KNOWN_QUIRKS: dict[str, frozenset[str]] = {"hymenoptera": frozenset({"ants/image
 IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
 IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 
-DatasetName = Literal["cifar10-mini", "hymenoptera"]
-Split = Literal["train", "val"]
+DatasetName = Literal["cifar10-mini", "hymenoptera", "cifar10-catdog"]
+Split = Literal["train", "val", "test"]
 
 
 def data_root(name: DatasetName, split: Split) -> Path:
     """The folder of one split of a bundled dataset, checked before use.
 
     Args:
-        name: ``"cifar10-mini"`` or ``"hymenoptera"``.
-        split: ``"train"`` or ``"val"``.
+        name: ``"cifar10-mini"``, ``"hymenoptera"`` or ``"cifar10-catdog"``.
+        split: ``"train"`` or ``"val"`` (``"test"`` for ``"cifar10-catdog"``).
 
     Returns:
         ``data/<name>/<split>``, which holds one folder per class.
@@ -63,8 +68,8 @@ def data_root(name: DatasetName, split: Split) -> Path:
             raise DataError(f"data_root names a bundled dataset ({', '.join(BUNDLED)}), not a path; for your own "
                             f"folder {str(name)!r}, use it directly: ImageFolder(folder) or ImageFileDataset(folder)")
         raise DataError(f"unknown dataset {name!r}; the bundled ones are {', '.join(BUNDLED)}")
-    if split not in ("train", "val"):
-        raise DataError(f"unknown split {split!r} of {name}; use 'train' or 'val'")
+    if split not in SPLITS[name]:
+        raise DataError(f"unknown split {split!r} of {name}; use {' or '.join(map(repr, SPLITS[name]))}")
     root = DATA_DIR / name / split
     if not root.is_dir():
         raise DataError(f"{root} not found; build the bundled data with `python data/build.py`")
@@ -174,3 +179,72 @@ def cifar10_mini_tensors(split: Split) -> tuple[torch.Tensor, torch.Tensor, list
     folder = cifar10_mini(split)
     images = torch.stack([pil_to_tensor(load_rgb(path)) for path, _ in folder.samples])  # (N, 3, 32, 32)
     return images, torch.tensor(folder.targets, dtype=torch.int64), list(folder.classes)
+
+
+def catdog_test_tensors() -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """Every cat and dog image of CIFAR-10's test split (1,000 each), decoded into memory.
+
+    Notebook 10's held-out test set: the bundled pretrained weights never saw a cat or a dog, and
+    its finetuning trains on CIFAR-mini's *training* images only.
+
+    Returns:
+        ``(images, labels, classes)``: ``(2000, 3, 32, 32)`` uint8, ``(2000,)`` int64 (0 cat, 1 dog)
+        and ``["cat", "dog"]``.
+    """
+    from torchvision.transforms.functional import pil_to_tensor
+
+    folder = ImageFolder(data_root("cifar10-catdog", "test"), loader=load_rgb)
+    images = torch.stack([pil_to_tensor(load_rgb(path)) for path, _ in folder.samples])  # (N, 3, 32, 32)
+    return images, torch.tensor(folder.targets, dtype=torch.int64), list(folder.classes)
+
+
+#: The bundled pretrained backbone written by ``scripts/pretrain_cifar8.py`` (see data/README.md).
+PRETRAINED = DATA_DIR / "pretrained" / "cifar8_resnet.pt"
+#: Its SHA-256, written here rather than read from data/SHA256SUMS, so that an altered file cannot
+#: pass with an altered list. ``make pretrained`` prints the new value to put here.
+PRETRAINED_SHA256 = "to be filled in by scripts/pretrain_cifar8.py"
+
+
+def pretrained_cifar8(path: str | Path | None = None, sha256: str | None = PRETRAINED_SHA256) -> tuple[Any, dict]:
+    """The bundled backbone: a ``CifarResNet`` pretrained on the 8 CIFAR-10 classes other than cat and dog.
+
+    The file's SHA-256 is checked first; the weights are then read with ``weights_only=True``
+    (``helpers.checkpoint.load_checkpoint``) into a model built from the file's own config.
+
+    Args:
+        path: The checkpoint; by default the bundled ``data/pretrained/cifar8_resnet.pt``.
+        sha256: The expected checksum; None skips the check (for a file you trained yourself).
+
+    Returns:
+        ``(model, config)``: the model in eval mode with its 8-class head, and the recipe with
+        ``classes``, ``mean``/``std`` (normalise with these), ``test_acc``, ``train_seconds``...
+
+    Raises:
+        DataError: The file is missing, its checksum differs, or it is not such a checkpoint.
+
+    Example:
+        >>> backbone, config = pretrained_cifar8()
+        >>> backbone.fc = nn.Linear(backbone.fc.in_features, 2)      # a new head for cat vs dog
+    """
+    import hashlib
+
+    from helpers.checkpoint import load_checkpoint
+    from helpers.models import CifarResNet
+
+    path = Path(path) if path is not None else PRETRAINED
+    if not path.is_file():
+        raise DataError(f"pretrained weights not found: {path}; rebuild them with `make pretrained` "
+                        "(about half an hour on a 2-core CPU)")
+    if sha256 is not None:
+        actual = hashlib.sha256(path.read_bytes()).hexdigest()
+        if actual != sha256:
+            raise DataError(f"checksum mismatch for {path}:\n  expected {sha256}\n  got      {actual}\n"
+                            "  The file is corrupt or was retrained; restore it with `git checkout -- data/pretrained` "
+                            "or, for weights you trained yourself, pass sha256=None")
+    raw = torch.load(path, weights_only=True, map_location="cpu")
+    config = raw.get("config", {}) if isinstance(raw, dict) else {}
+    if config.get("architecture") != "helpers.models.CifarResNet":
+        raise DataError(f"{path} is not a CifarResNet checkpoint written by scripts/pretrain_cifar8.py")
+    model = CifarResNet(config["num_classes"], widths=config["widths"], blocks=config["blocks"])
+    load_checkpoint(path, model, restore_rng=False)
+    return model.eval(), config

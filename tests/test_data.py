@@ -39,7 +39,7 @@ def test_every_bundled_file_matches_the_manifest():
     for line in lines:
         digest, name = line.split("  ", 1)
         listed[name] = digest
-    on_disk = {p.relative_to(DATA).as_posix() for sub in ("cifar10-mini", "hymenoptera")
+    on_disk = {p.relative_to(DATA).as_posix() for sub in ("cifar10-mini", "cifar10-catdog", "hymenoptera", "pretrained")
                for p in (DATA / sub).rglob("*") if p.is_file()}
     assert on_disk == set(listed), f"files not in the manifest: {sorted(on_disk ^ set(listed))[:5]}"
     for name, digest in listed.items():
@@ -53,14 +53,16 @@ def test_bundled_counts_and_size():
     counts = {(s, c): len(list((DATA / "hymenoptera" / s / c).iterdir()))
               for s in ("train", "val") for c in ("ants", "bees")}
     assert counts == {("train", "ants"): 124, ("train", "bees"): 121, ("val", "ants"): 70, ("val", "bees"): 83}
+    for cls in ("cat", "dog"):
+        assert len(list((DATA / "cifar10-catdog" / "test" / cls).glob("*.jpg"))) == 1000
     size = sum(p.stat().st_size for p in DATA.rglob("*") if p.is_file())
     assert size < 25e6
 
 
 def test_readme_counts_match_the_files():
     readme = (DATA / "README.md").read_text()
-    rows = re.findall(r"^\| (cifar10-mini|hymenoptera) \| (\w+) \| (\w+) \| (\d+) \|$", readme, re.M)
-    assert len(rows) == 24
+    rows = re.findall(r"^\| (cifar10-mini|cifar10-catdog|hymenoptera) \| (\w+) \| (\w+) \| (\d+) \|$", readme, re.M)
+    assert len(rows) == 26
     for name, split, cls, n in rows:
         assert len(list((DATA / name / split / cls).iterdir())) == int(n)
 
@@ -147,3 +149,15 @@ def test_imagenet_statistics_are_torchvisions():
 
     preset = ResNet18_Weights.IMAGENET1K_V1.transforms()
     assert tuple(preset.mean) == IMAGENET_MEAN and tuple(preset.std) == IMAGENET_STD
+
+
+def test_catdog_test_set_is_cifar_test_images_no_training_split_holds():
+    images, labels, classes = hd.catdog_test_tensors()
+    assert images.shape == (2000, 3, 32, 32) and images.dtype == torch.uint8 and classes == ["cat", "dog"]
+    assert torch.bincount(labels).tolist() == [1000, 1000]
+    # CIFAR-mini's val images of cat and dog were drawn from the same test split: the same bytes.
+    for cls in ("cat", "dog"):
+        for path in (DATA / "cifar10-mini" / "val" / cls).glob("*.jpg"):
+            assert path.read_bytes() == (DATA / "cifar10-catdog" / "test" / cls / path.name).read_bytes()
+    with pytest.raises(DataError, match="unknown split 'train' of cifar10-catdog; use 'test'"):
+        data_root("cifar10-catdog", "train")
