@@ -161,3 +161,25 @@ def test_catdog_test_set_is_cifar_test_images_no_training_split_holds():
             assert path.read_bytes() == (DATA / "cifar10-catdog" / "test" / cls / path.name).read_bytes()
     with pytest.raises(DataError, match="unknown split 'train' of cifar10-catdog; use 'test'"):
         data_root("cifar10-catdog", "train")
+
+
+def test_pretrained_loader_checks_the_file_before_loading(tmp_path):
+    import hashlib as hl
+
+    from helpers.checkpoint import save_checkpoint
+    from helpers.models import CifarResNet
+
+    model = CifarResNet(8, widths=(8, 16), blocks=(1, 1))
+    config = {"architecture": "helpers.models.CifarResNet", "num_classes": 8, "widths": [8, 16], "blocks": [1, 1]}
+    path = save_checkpoint(tmp_path / "w.pt", model, config=config)
+    digest = hl.sha256(path.read_bytes()).hexdigest()
+    loaded, got = hd.pretrained_cifar8(path, sha256=digest)
+    assert got == config and not loaded.training
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in loaded.state_dict().items())
+    with pytest.raises(DataError, match=r"checksum mismatch .*w.pt:\n  expected 0+\n  got      " + digest):
+        hd.pretrained_cifar8(path, sha256="0" * 64)
+    with pytest.raises(DataError, match="weights not found: .*missing.pt; rebuild them with `make pretrained`"):
+        hd.pretrained_cifar8(tmp_path / "missing.pt")
+    save_checkpoint(tmp_path / "other.pt", model, config={"architecture": "something else"})
+    with pytest.raises(DataError, match="not a CifarResNet checkpoint"):
+        hd.pretrained_cifar8(tmp_path / "other.pt", sha256=None)
