@@ -16,7 +16,7 @@ DEV_STAMP   := $(VENV)/.dev-requirements-installed
 PIP_INSTALL := $(BIN)/python -m pip install $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
 LINT_PATHS  := helpers tests benchmarks scripts data/build.py conftest.py notebooks
 
-.PHONY: help lab test unit lint data constraints clean
+.PHONY: help lab test unit lint data pretrained constraints clean
 
 help:
 	@echo "make lab          start JupyterLab on notebooks/ (creates .venv on first use)"
@@ -24,6 +24,7 @@ help:
 	@echo "make unit         the unit tests in tests/ alone, without the notebooks, the benchmarks or lint"
 	@echo "make lint         ruff over the code and the notebooks, mypy over helpers/"
 	@echo "make data         rebuild data/ from ../shared/datasets/ (see data/README.md)"
+	@echo "make pretrained   retrain the bundled backbone data/pretrained/ (about an hour on a 2-core CPU)"
 	@echo "make constraints  rewrite constraints.txt's pins from .venv (see that file's header)"
 	@echo "make clean        remove what the notebooks write (runs/, checkpoints/, outputs/)"
 
@@ -55,6 +56,12 @@ unit: $(DEV_STAMP)
 	HELPERS_DEVICE=cpu $(BIN)/python -m pytest tests -m "not slow"
 
 data: $(STAMP)
+	$(BIN)/python data/build.py
+
+# Not part of `make test`: it trains for about an hour. It prints the new SHA-256 to write into
+# helpers/data.py (PRETRAINED_SHA256); `make data` then lists the file in data/SHA256SUMS.
+pretrained: $(STAMP)
+	$(BIN)/python scripts/pretrain_cifar8.py
 	$(BIN)/python data/build.py
 
 constraints: $(DEV_STAMP)
