@@ -39,14 +39,19 @@ def loaders():
     return DataLoader(data, batch_size=16, shuffle=True), DataLoader(data, batch_size=32)
 
 
-def test_resume_through_fit_is_bit_identical(tmp_path):
+def straight_run(epochs):
+    """The reference: ``epochs`` epochs of fit without a break. Returns the history and the weights."""
     train, val = loaders()
     torch.manual_seed(123)
     model, optimizer, scheduler = setup()
-    straight = fit(model, train, val, nn.CrossEntropyLoss(), optimizer, "cpu", 4, scheduler=scheduler,
-                   progress=False, verbose=False)
-    expected = model.state_dict()
+    history = fit(model, train, val, nn.CrossEntropyLoss(), optimizer, "cpu", epochs, scheduler=scheduler,
+                  progress=False, verbose=False)
+    return history, model.state_dict()
 
+
+def test_resume_through_fit_is_bit_identical(tmp_path):
+    straight, expected = straight_run(4)
+    train, val = loaders()
     torch.manual_seed(123)
     model, optimizer, scheduler = setup()
     history = fit(model, train, val, nn.CrossEntropyLoss(), optimizer, "cpu", 2, scheduler=scheduler,
@@ -162,13 +167,8 @@ def test_a_kill_during_save_leaves_the_previous_checkpoint(tmp_path):
 
 
 def test_callback_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path):
+    straight, expected = straight_run(5)
     train, val = loaders()
-    torch.manual_seed(123)
-    model, optimizer, scheduler = setup()
-    straight = fit(model, train, val, nn.CrossEntropyLoss(), optimizer, "cpu", 5, scheduler=scheduler,
-                   progress=False, verbose=False)
-    expected = model.state_dict()
-
     torch.manual_seed(123)
     model, optimizer, scheduler = setup()
     saver = CheckpointCallback(tmp_path, optimizer, scheduler, keep_last=0)
