@@ -122,8 +122,14 @@ def library_warnings_in_stderr(nb: Notebook) -> list[str]:
     return problems
 
 
+# Calls that fetch from the network: torch.hub, and a weights enum's own download.
+FETCHING_CALLS = {"load_state_dict_from_url", "download_url_to_file", "get_state_dict", "download_and_extract_archive",
+                  "download_url"}
+
+
 def downloads_not_skipped(nb: Notebook) -> list[str]:
-    """`download=True`, or pretrained weights (`weights=` anything but None), outside an nbval-skip cell."""
+    """`download=True`, pretrained weights (`weights=` anything but None), `torch.hub.load/list/help` or another
+    fetching call, outside an nbval-skip cell."""
     problems = []
     for i, cell in enumerate(code_cells(nb)):
         if "nbval-skip" in tags(cell):
@@ -134,6 +140,14 @@ def downloads_not_skipped(nb: Notebook) -> list[str]:
                 if not (isinstance(value, ast.Constant) and value.value in (None, False)):
                     problems.append(f"code cell {i} downloads ({node.arg}={ast.unparse(value)}) "
                                     "and is not tagged nbval-skip")
+            elif isinstance(node, ast.Call):
+                func = node.func
+                name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                hub = isinstance(func, ast.Attribute) and isinstance(func.value, ast.Attribute) and \
+                    func.value.attr == "hub" or isinstance(func, ast.Attribute) and \
+                    isinstance(func.value, ast.Name) and func.value.id == "hub"
+                if name in FETCHING_CALLS or (hub and name in ("load", "list", "help")):
+                    problems.append(f"code cell {i} fetches ({ast.unparse(func)}(...)) and is not tagged nbval-skip")
     return problems
 
 
@@ -346,6 +360,10 @@ GOOD_MARKDOWN = [
         {"output_type": "stream", "name": "stderr", "text": "/x/torchvision/io.py:3: UserWarning: old"}]))),
     (downloads_not_skipped, notebook(code("CIFAR10('data', download=True)"))),
     (downloads_not_skipped, notebook(code("resnet18(weights=ResNet18_Weights.DEFAULT)"))),
+    (downloads_not_skipped, notebook(code("model = torch.hub.load('pytorch/vision', 'resnet18')"))),
+    (downloads_not_skipped, notebook(code("from torch import hub\nhub.list('pytorch/vision')"))),
+    (downloads_not_skipped, notebook(code("state = ResNet18_Weights.IMAGENET1K_V1.get_state_dict(progress=True)"))),
+    (downloads_not_skipped, notebook(code("torch.hub.load_state_dict_from_url(url)"))),
     (unchecked_ignored_training, notebook(code("for epoch in range(3):\n    step()",
                                                cell_tags=("nbval-ignore-output",)),
                                           code("# assert we learned\nprint('assert')"))),
