@@ -71,6 +71,8 @@ def save_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.O
         The path written.
     """
     path = Path(path)
+    _check_plain(config or {}, "config")
+    _check_plain(history or {}, "history")
     path.parent.mkdir(parents=True, exist_ok=True)
     model = unwrap_model(model)
     checkpoint = {
@@ -184,6 +186,28 @@ def load_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.O
     if restore_rng:
         set_rng_state(checkpoint["rng"])
     return checkpoint
+
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _check_plain(value: Any, where: str) -> None:
+    """Refuse, before writing, a value that ``torch.load(..., weights_only=True)`` would refuse to read back:
+    anything but tensors, plain numbers, strings, None, lists, tuples and dicts. Subclasses count as other
+    types (``torch.__version__``, a NumPy float, a ``Path``): convert them with ``str()`` or ``float()``."""
+    if isinstance(value, torch.Tensor) or type(value) in _PLAIN:
+        return
+    if type(value) in (list, tuple):
+        for i, item in enumerate(value):
+            _check_plain(item, f"{where}[{i}]")
+    elif type(value) is dict:
+        for key, item in value.items():
+            _check_plain(key, f"{where} key {key!r}")
+            _check_plain(item, f"{where}[{key!r}]")
+    else:
+        raise TypeError(f"{where} is a {type(value).__module__}.{type(value).__qualname__}, which "
+                        "torch.load(..., weights_only=True) would refuse to load; store a plain value "
+                        "(str(...), float(...), a dict or list of them) instead")
 
 
 def unwrap_model(model: nn.Module) -> nn.Module:

@@ -146,7 +146,7 @@ def main() -> None:
         "train_images": len(train_y), "test_images": len(test_y),
         "test_acc": history["val_acc"][-1], "test_acc_flip_tta": tta, "train_seconds": round(train_seconds),
         "device": f"CPU ({platform.processor() or platform.machine()}), {torch.get_num_threads()} threads, "
-                  "bfloat16 autocast", "torch": torch.__version__,
+                  "bfloat16 autocast", "torch": str(torch.__version__),
     }
     path = save_checkpoint(args.out, model, epoch=args.epochs, history=history, config=config)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -232,10 +233,17 @@ def test_callback_prunes_by_epoch_number_and_resumes_its_best(tmp_path):
     assert saved_epoch(tmp_path / "last.pt") == 7
 
 
-def test_a_failed_save_keeps_the_previous_file_and_leaves_no_temporary(tmp_path):
+def test_a_failed_save_keeps_the_previous_file_and_leaves_no_temporary(tmp_path, monkeypatch):
     save_checkpoint(tmp_path / "last.pt", nn.Linear(2, 2), epoch=1)
-    with pytest.raises(Exception, match="pickle"):
-        save_checkpoint(tmp_path / "last.pt", nn.Linear(2, 2), epoch=2, config={"log": lambda: None})
+
+    def fails_halfway(obj, f):
+        f.write(b"PK half a checkpoint")
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr("helpers.checkpoint.torch.save", fails_halfway)
+    with pytest.raises(OSError, match="No space left"):
+        save_checkpoint(tmp_path / "last.pt", nn.Linear(2, 2), epoch=2)
+    monkeypatch.undo()
     assert load_checkpoint(tmp_path / "last.pt", nn.Linear(2, 2))["epoch"] == 1
     assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
 
@@ -325,3 +333,16 @@ def test_an_optimizer_over_reordered_parameters_is_refused_before_anything_loads
     with pytest.raises(DataError, match=message):
         load_checkpoint(tmp_path / "c.pt", fresh, reordered)
     assert all(torch.equal(v, before[k]) for k, v in fresh.state_dict().items())
+
+
+@pytest.mark.parametrize("config,where", [
+    ({"torch": torch.__version__}, r"config\['torch'\] is a torch.torch_version.TorchVersion"),
+    ({"lr": np.float64(0.1)}, r"config\['lr'\] is a numpy.float64"),
+    ({"dirs": [Path("runs")]}, r"config\['dirs'\]\[0\] is a pathlib"),
+])
+def test_a_config_weights_only_could_not_read_back_is_refused_before_writing(tmp_path, config, where):
+    save_checkpoint(tmp_path / "last.pt", nn.Linear(2, 2), epoch=1)
+    with pytest.raises(TypeError, match=where + ".*weights_only=True"):
+        save_checkpoint(tmp_path / "last.pt", nn.Linear(2, 2), epoch=2, config=config)
+    assert load_checkpoint(tmp_path / "last.pt", nn.Linear(2, 2))["epoch"] == 1
+    save_checkpoint(tmp_path / "ok.pt", nn.Linear(2, 2), config={"lr": 0.1, "sizes": (1, 2), "name": None})

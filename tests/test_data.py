@@ -183,3 +183,18 @@ def test_pretrained_loader_checks_the_file_before_loading(tmp_path):
     save_checkpoint(tmp_path / "other.pt", model, config={"architecture": "something else"})
     with pytest.raises(DataError, match="not a CifarResNet checkpoint"):
         hd.pretrained_cifar8(tmp_path / "other.pt", sha256=None)
+
+
+def test_bundled_backbone_loads_and_knows_its_eight_classes():
+    """The checksum holds, and the weights do what data/README.md says: recognise the 8 classes (on CIFAR-mini's
+    val images of those classes, a subset of the test images it was measured on) and have never seen a cat."""
+    model, config = hd.pretrained_cifar8()
+    assert config["classes"] == ["airplane", "automobile", "bird", "deer", "frog", "horse", "ship", "truck"]
+    assert config["held_out"] == ["cat", "dog"] and config["test_acc"] >= 0.88
+    images, labels, classes = cifar10_mini_tensors("val")
+    keep = torch.tensor([classes[int(y)] in config["classes"] for y in labels])
+    targets = torch.tensor([config["classes"].index(classes[int(y)]) for y in labels[keep]])
+    mean, std = torch.tensor(config["mean"]).view(1, 3, 1, 1), torch.tensor(config["std"]).view(1, 3, 1, 1)
+    with torch.no_grad():
+        predicted = model((images[keep].float() / 255 - mean) / std).argmax(1)
+    assert (predicted == targets).float().mean() >= 0.85
