@@ -8,12 +8,15 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 from torchvision.datasets import ImageFolder
 
 from helpers.files import DataError, load_rgb, scan_class_folders
+
+if TYPE_CHECKING:  # imported for the annotation only: `import helpers.data` stays light
+    from helpers.models import CifarResNet
 
 #: Where ``data/build.py`` writes the bundled datasets; ``HELPERS_DATA_DIR`` overrides it.
 DATA_DIR = Path(os.environ.get("HELPERS_DATA_DIR", Path(__file__).resolve().parents[1] / "data"))
@@ -205,7 +208,8 @@ PRETRAINED = DATA_DIR / "pretrained" / "cifar8_resnet.pt"
 PRETRAINED_SHA256 = "60716cf6cfcafae053e9c4ab284497c02fa590c6d6e455e4f80160d06291a6cb"
 
 
-def pretrained_cifar8(path: str | Path | None = None, sha256: str | None = PRETRAINED_SHA256) -> tuple[Any, dict]:
+def pretrained_cifar8(path: str | Path | None = None,
+                      sha256: str | None = PRETRAINED_SHA256) -> tuple[CifarResNet, dict[str, Any]]:
     """The bundled backbone: a ``CifarResNet`` pretrained on the 8 CIFAR-10 classes other than cat and dog.
 
     The file's SHA-256 is checked first; the weights are then read with ``weights_only=True``

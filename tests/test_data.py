@@ -164,15 +164,13 @@ def test_catdog_test_set_is_cifar_test_images_no_training_split_holds():
 
 
 def test_pretrained_loader_checks_the_file_before_loading(tmp_path):
-    import hashlib as hl
-
     from helpers.checkpoint import save_checkpoint
     from helpers.models import CifarResNet
 
     model = CifarResNet(8, widths=(8, 16), blocks=(1, 1))
     config = {"architecture": "helpers.models.CifarResNet", "num_classes": 8, "widths": [8, 16], "blocks": [1, 1]}
     path = save_checkpoint(tmp_path / "w.pt", model, config=config)
-    digest = hl.sha256(path.read_bytes()).hexdigest()
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
     loaded, got = hd.pretrained_cifar8(path, sha256=digest)
     assert got == config and not loaded.training
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in loaded.state_dict().items())
