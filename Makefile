@@ -24,7 +24,7 @@ help:
 	@echo "make unit         the unit tests in tests/ alone, without the notebooks, the benchmarks or lint"
 	@echo "make lint         ruff over the code and the notebooks, mypy over helpers/"
 	@echo "make data         rebuild data/ from ../shared/datasets/ (see data/README.md)"
-	@echo "make pretrained   retrain the bundled backbone data/pretrained/ (about an hour on a 2-core CPU)"
+	@echo "make pretrained   retrain the bundled backbone data/pretrained/ (minutes on a GPU; about 2.7 h on a 2-core CPU)"
 	@echo "make constraints  rewrite constraints.txt's pins from .venv (see that file's header)"
 	@echo "make clean        remove what the notebooks write (runs/, checkpoints/, outputs/)"
 
@@ -58,7 +58,7 @@ unit: $(DEV_STAMP)
 data: $(STAMP)
 	$(BIN)/python data/build.py
 
-# Not part of `make test`: it trains for about an hour. It prints the new SHA-256 to write into
+# Not part of `make test`: it trains for minutes on a GPU, hours on a 2-core CPU. It prints the new SHA-256 to write into
 # helpers/data.py (PRETRAINED_SHA256); `make data` then lists the file in data/SHA256SUMS.
 pretrained: $(STAMP)
 	$(BIN)/python scripts/pretrain_cifar8.py
