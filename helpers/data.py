@@ -238,7 +238,7 @@ def pretrained_cifar8(path: str | Path | None = None,
     path = Path(path) if path is not None else PRETRAINED
     if not path.is_file():
         raise DataError(f"pretrained weights not found: {path}; rebuild them with `make pretrained` "
-                        "(about half an hour on a 2-core CPU)")
+                        "(minutes on a GPU, hours on a 2-core CPU)")
     if sha256 is not None:
         actual = hashlib.sha256(path.read_bytes()).hexdigest()
         if actual != sha256:

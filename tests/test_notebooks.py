@@ -310,6 +310,12 @@ PROMISED = {
         "replace", "fsync", "save_checkpoint", "load_checkpoint", "CheckpointCallback", "export", "Dim",
         "save_file", "load_file",
     ],
+    "10_finetuning.ipynb": [
+        "pretrained_cifar8", "register_forward_hook", "get_model_weights", "ResNet18_Weights", "transforms",
+        "mobilenet_v3_small", "load_state_dict", "strict", "missing_keys", "load_matching_weights",
+        "requires_grad_", "freeze", "trainable_parameters", "param_groups", "is_frozen", "train_one_epoch",
+        "evaluate", "OneCycleLR", "AdamW",
+    ],
     "07_training_loop.ipynb": [
         "train_one_epoch", "evaluate", "fit", "zero_grad", "backward", "inference_mode", "no_grad",
         "use_deterministic_algorithms", "amp_dtype", "restore_best", "bincount",
