@@ -39,7 +39,7 @@ from helpers.data import channel_stats
 from helpers.engine import fit
 from helpers.loading import BatchAugment
 from helpers.models import CifarResNet, count_parameters
-from helpers.utils import set_seed
+from helpers.utils import check_device, set_seed
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCHIVE = ROOT.parent / "shared" / "datasets" / "cifar10-jpg.tar.gz"
@@ -98,6 +98,8 @@ def describe(device: torch.device) -> str:
     """The device in words, for the log and the checkpoint's config."""
     if device.type == "cuda":
         return f"GPU ({torch.cuda.get_device_name(device)})"
+    if device.type != "cpu":
+        return f"{device.type} device"
     return f"CPU ({platform.processor() or platform.machine()}), {torch.get_num_threads()} threads"
 
 
@@ -117,6 +119,7 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                         help="where to train (default: cuda when there is a GPU, else cpu)")
     args = parser.parse_args()
+    device = check_device(args.device, "--device")     # a clear error for --device cuda without a GPU
 
     start = time.perf_counter()
     train_x, train_y = read_split(args.archive, "train", args.limit)
@@ -126,7 +129,6 @@ def main() -> None:
     mean, std = channel_stats(train_x)
 
     set_seed(args.seed)
-    device = torch.device(args.device)
     pin = device.type == "cuda"                 # pinned batches copy to the GPU while it computes
     augment = ChannelsLast(BatchAugment(mean, std, crop_padding=4, flip=True))
     train_loader = DataLoader(TensorDataset(train_x, train_y), batch_size=args.batch_size, shuffle=True,
