@@ -33,6 +33,7 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(["CifarResNet", "ResidualBlock", "SmallCNN", "count_parameters"], "helpers.models"),
     **dict.fromkeys(["denormalize", "plot_confusion_matrix", "plot_history", "show_image_grid", "show_rows"],
                     "helpers.plot"),
+    **dict.fromkeys(["TensorBoardCallback", "read_histogram_steps", "read_scalars"], "helpers.tensorboard"),
     **dict.fromkeys(["AddGaussianNoise", "SquarePad"], "helpers.transforms"),
     **dict.fromkeys(["DEVICE_ENV_VAR", "PerWorkerGenerator", "check_device", "get_device", "set_seed"],
                     "helpers.utils"),

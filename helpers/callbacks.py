@@ -8,8 +8,8 @@ zoo):
   epoch's row of the history (``train_loss``, ``train_acc``, ``val_loss``, ``val_acc``, ``lr``).
   Returning True asks ``fit`` to stop after this epoch (early stopping).
 
-Checkpointing (``CheckpointCallback``), logging and early stopping (``EarlyStopping``) are callbacks,
-not keyword arguments of ``fit``.
+Checkpointing (``CheckpointCallback``), logging (``helpers.tensorboard.TensorBoardCallback``) and
+early stopping (``EarlyStopping``) are callbacks, not keyword arguments of ``fit``.
 """
 
 from __future__ import annotations
