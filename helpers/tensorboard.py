@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
@@ -77,30 +77,35 @@ class TensorBoardCallback:
         self.writer.flush()
 
 
-def read_scalars(log_dir: str | Path) -> dict[str, list[tuple[int, float]]]:
-    """Every scalar in the event files of one run folder: ``{tag: [(step, value), ...]}``, by step.
-
-    Uses TensorBoard's own reader (``EventAccumulator``) with no sampling limit, so nothing is
-    dropped (the reader keeps only 1,000 scalars per tag by default).
-
-    Raises:
-        FileNotFoundError: ``log_dir`` holds no event file (a typo, or a writer never flushed).
-    """
+def _events(log_dir: str | Path, kind: str) -> Any:
+    """TensorBoard's own reader (``EventAccumulator``) over one run folder, loaded, keeping every ``kind`` event."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     log_dir = Path(log_dir)
     if not any(log_dir.glob("events.out.tfevents.*")):
         raise FileNotFoundError(f"no TensorBoard event file in {log_dir}; was the writer flushed or closed?")
-    events = EventAccumulator(str(log_dir), size_guidance={"scalars": 0})
+    events = EventAccumulator(str(log_dir), size_guidance={kind: 0})    # 0: no sampling limit
     events.Reload()
+    return events
+
+
+def read_scalars(log_dir: str | Path) -> dict[str, list[tuple[int, float]]]:
+    """Every scalar in the event files of one run folder: ``{tag: [(step, value), ...]}``, by step.
+
+    Nothing is dropped (by default the reader keeps only 1,000 scalars per tag).
+
+    Raises:
+        FileNotFoundError: ``log_dir`` holds no event file (a typo, or a writer never flushed).
+    """
+    events = _events(log_dir, "scalars")
     return {tag: sorted((e.step, e.value) for e in events.Scalars(tag)) for tag in events.Tags()["scalars"]}
 
 
 def read_histogram_steps(log_dir: str | Path) -> dict[str, list[int]]:
-    """The steps at which each histogram tag of one run folder was logged: ``{tag: [step, ...]}``."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    """The steps at which each histogram tag of one run folder was logged: ``{tag: [step, ...]}``.
 
-    events = EventAccumulator(str(log_dir), size_guidance={"histograms": 0})
-    events.Reload()
+    Raises:
+        FileNotFoundError: ``log_dir`` holds no event file.
+    """
+    events = _events(log_dir, "histograms")
     return {tag: sorted(e.step for e in events.Histograms(tag)) for tag in events.Tags()["histograms"]}
-

@@ -68,6 +68,7 @@ def test_bad_arguments_are_named(tmp_path):
                 TensorBoardCallback(writer, histograms_every=bad)  # type: ignore[arg-type]
 
 
-def test_reading_a_folder_without_events_says_so(tmp_path):
+@pytest.mark.parametrize("read", [read_scalars, read_histogram_steps])
+def test_reading_a_folder_without_events_says_so(tmp_path, read):
     with pytest.raises(FileNotFoundError, match="no TensorBoard event file"):
-        read_scalars(tmp_path)
+        read(tmp_path)
