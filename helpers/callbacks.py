@@ -7,6 +7,9 @@ zoo):
 - ``on_epoch_end(epoch, metrics, model) -> bool | None``: after evaluation; ``metrics`` is the
   epoch's row of the history (``train_loss``, ``train_acc``, ``val_loss``, ``val_acc``, ``lr``).
   Returning True asks ``fit`` to stop after this epoch (early stopping).
+- ``on_batch_end(step, loss, lr)``: after each training step; ``step`` counts optimizer steps
+  from the first epoch (1-based), ``loss`` is the batch's loss as a tensor on the device. Reading
+  it (``loss.item()``) makes the CPU wait for the device, so do that only every N steps.
 
 Checkpointing (``CheckpointCallback``), logging (``helpers.tensorboard.TensorBoardCallback``) and
 early stopping (``EarlyStopping``) are callbacks, not keyword arguments of ``fit``.
@@ -45,24 +48,38 @@ class EpochEndCallback(Protocol):
     def on_epoch_end(self, epoch: int, metrics: dict[str, float], model: nn.Module) -> bool | None: ...
 
 
+@runtime_checkable
+class BatchEndCallback(Protocol):
+    """Called after each training step (optimizer step and per-batch scheduler step).
+
+    ``step`` is the global step: optimizer steps since the start of epoch 1, counted from 1
+    (a resumed run continues the count when the training loader has a length). ``loss`` is the
+    batch's detached loss on the device; ``lr`` the first parameter group's rate that the step used.
+    """
+
+    def on_batch_end(self, step: int, loss: torch.Tensor, lr: float) -> None: ...
+
+
 _EPOCH_FILE = re.compile(r"epoch-(\d+)\.pt")
 
-#: What ``fit(callbacks=[...])`` accepts: an object with either method, or both.
-Callback = EpochStartCallback | EpochEndCallback
+#: What ``fit(callbacks=[...])`` accepts: an object with any of the three methods.
+Callback = EpochStartCallback | EpochEndCallback | BatchEndCallback
+_KINDS = (EpochStartCallback, EpochEndCallback, BatchEndCallback)
 
 
 def check_callbacks(callbacks: object) -> list[Callback]:
     """Return ``callbacks`` as a list, or raise a ``TypeError`` naming the one that is not a callback."""
-    if isinstance(callbacks, (EpochStartCallback, EpochEndCallback)):
+    if isinstance(callbacks, _KINDS):
         raise TypeError("callbacks must be a list of callbacks; wrap the single one: callbacks=[...]")
     try:
         items = list(callbacks)  # type: ignore[call-overload]
     except TypeError:
         raise TypeError(f"callbacks must be a list of callbacks, got {type(callbacks).__name__}") from None
     for i, cb in enumerate(items):
-        if not isinstance(cb, (EpochStartCallback, EpochEndCallback)):
-            raise TypeError(f"callbacks[{i}] ({type(cb).__name__}) has neither on_epoch_start(epoch) nor "
-                            "on_epoch_end(epoch, metrics, model); pass an instance with one of them")
+        if not isinstance(cb, _KINDS):
+            raise TypeError(f"callbacks[{i}] ({type(cb).__name__}) has none of on_epoch_start(epoch), "
+                            "on_epoch_end(epoch, metrics, model) and on_batch_end(step, loss, lr); "
+                            "pass an instance with one of them")
     return items
 
 

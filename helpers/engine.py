@@ -22,6 +22,7 @@ from torch.utils.data import DistributedSampler
 
 from helpers.callbacks import (
     HISTORY_KEYS,
+    BatchEndCallback,
     Callback,
     EpochEndCallback,
     EpochStartCallback,
@@ -76,6 +77,8 @@ def train_one_epoch(
     epoch: int = 1,
     progress: bool = False,
     check_every: int = 50,
+    callbacks: Sequence[BatchEndCallback] = (),
+    first_step: int = 0,
 ) -> dict[str, float]:
     """Train ``model`` for one pass over ``loader``.
 
@@ -98,11 +101,15 @@ def train_one_epoch(
         progress: Show a ``tqdm.auto`` progress bar over the batches.
         check_every: Check that the loss is finite every this many batches (each check waits
             for the device); the epoch's end is always checked.
+        callbacks: Objects with ``on_batch_end(step, loss, lr)``, called after every step with
+            the global step ``first_step + i`` (batch ``i`` of this epoch, from 1), the batch's
+            detached loss (a tensor on the device: nothing here reads it) and the rate it used.
+        first_step: Optimizer steps taken before this epoch (``fit`` passes them).
 
     Returns:
-        ``{"loss", "acc", "n", "lr"}``: mean loss and accuracy weighted by batch size (a smaller
-        last batch counts for what it holds), the number of samples, and the mean learning rate
-        of the first parameter group over the epoch's steps.
+        ``{"loss", "acc", "n", "lr", "steps"}``: mean loss and accuracy weighted by batch size (a
+        smaller last batch counts for what it holds), the number of samples, the mean learning
+        rate of the first parameter group over the epoch's steps, and the number of steps.
 
     Raises:
         FloatingPointError: The loss became NaN or infinite; the message names the epoch and
@@ -129,7 +136,8 @@ def train_one_epoch(
             outputs = model(inputs)
             loss = loss_fn(outputs, targets)
         optimizer.zero_grad()
-        lr_sum += float(optimizer.param_groups[0]["lr"])  # the rate this step uses
+        lr = float(optimizer.param_groups[0]["lr"])  # the rate this step uses
+        lr_sum += lr
         if scaler is not None:
             scaler.scale(loss).backward()
             if grad_clip is not None:
@@ -145,6 +153,8 @@ def train_one_epoch(
         if scheduler is not None:
             scheduler.step()
         sums.add(loss, outputs, targets)
+        for cb in callbacks:
+            cb.on_batch_end(first_step + i, loss.detach(), lr)
         if i % check_every == 0:  # one sync every check_every batches, not one per batch
             raise_if_not_finite(sums.loss.item(), epoch, checked + 1, i)
             checked = i
@@ -153,7 +163,7 @@ def train_one_epoch(
     if bar is not None:
         bar.close()
     result = sums.result("training", epoch, checked + 1, i)
-    return {**result, "lr": lr_sum / max(i, 1)}
+    return {**result, "lr": lr_sum / max(i, 1), "steps": i}
 
 
 def _batch_bar(loader: Iterable[Any], epoch: int) -> Any:
@@ -242,8 +252,10 @@ def fit(
         monitor: The history key that defines the best epoch (lower loss or higher accuracy).
         restore_best: At the end, load the weights of the best epoch back into ``model``. They
             are kept as a copy on the CPU, not on the device.
-        callbacks: Objects with ``on_epoch_start(epoch)`` and/or ``on_epoch_end(epoch, metrics,
-            model)``; the latter may return True to stop (``helpers.callbacks.EarlyStopping``).
+        callbacks: Objects with any of ``on_epoch_start(epoch)``, ``on_epoch_end(epoch, metrics,
+            model)`` (which may return True to stop: ``helpers.callbacks.EarlyStopping``) and
+            ``on_batch_end(step, loss, lr)`` (after every training step; ``step`` counts from the
+            start of epoch 1, also when resuming, if ``train_loader`` has a length).
         history: A history returned by an earlier ``fit`` to continue: training resumes at the
             epoch after its last one (with the model, optimizer and scheduler in the state that
             run left them, e.g. loaded from a checkpoint).
@@ -288,6 +300,12 @@ def fit(
         if best_epoch == 0 or is_better(monitor, value, history[monitor][best_epoch - 1]):
             best_epoch = e
     best_state: dict[str, torch.Tensor] | None = None
+    batch_cbs = [cb for cb in cbs if isinstance(cb, BatchEndCallback)]
+    try:
+        steps_per_epoch: int | None = len(train_loader)  # type: ignore[arg-type]
+    except TypeError:  # an IterableDataset without __len__: count this call's steps only
+        steps_per_epoch = None
+    steps_done = 0
     batch_scheduler = scheduler if scheduler_step == "batch" else None
     epoch_iter: Iterable[int] = range(start, epochs + 1)
     if progress:
@@ -300,7 +318,9 @@ def fit(
                 cb.on_epoch_start(epoch)
         train = train_one_epoch(model, train_loader, loss_fn, optimizer, device, scheduler=batch_scheduler,
                                 grad_clip=grad_clip, amp_dtype=amp_dtype, scaler=scaler, epoch=epoch,
-                                progress=progress)
+                                progress=progress, callbacks=batch_cbs,
+                                first_step=(epoch - 1) * steps_per_epoch if steps_per_epoch is not None else steps_done)
+        steps_done += int(train["steps"])
         val = evaluate(model, val_loader, loss_fn, device, amp_dtype=amp_dtype, epoch=epoch)
         if scheduler is not None and scheduler_step == "epoch":
             if isinstance(scheduler, ReduceLROnPlateau):

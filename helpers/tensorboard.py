@@ -9,7 +9,10 @@ Tags, grouped by the part before ``/`` as TensorBoard's dashboards do:
 - ``loss/train``, ``loss/val``, ``accuracy/train``, ``accuracy/val``, ``lr`` at every epoch
   (``global_step`` = the epoch number, 1-based, as in ``fit``'s history);
 - ``weights/<parameter>`` and ``grads/<parameter>`` histograms every ``histograms_every`` epochs
-  (the gradients are those of the epoch's last batch).
+  (the gradients are those of the epoch's last batch);
+- ``steps/loss`` (the mean training loss of the last N batches, as the classic tutorials'
+  ``running_loss / N``) and ``steps/lr`` every ``log_every_n_steps`` steps, at ``global_step`` =
+  the number of optimizer steps since the start of epoch 1.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import torch
 from torch import nn
 
 from helpers.checkpoint import unwrap_model
@@ -26,6 +30,8 @@ from helpers.distributed import is_main_process
 if TYPE_CHECKING:
     from torch.utils.tensorboard import SummaryWriter
 
+#: The tags of the per-step scalars (``log_every_n_steps``).
+STEP_TAGS: tuple[str, str] = ("steps/loss", "steps/lr")
 #: The history key of ``fit`` -> the tag it is logged under.
 SCALAR_TAGS: dict[str, str] = {
     "train_loss": "loss/train", "val_loss": "loss/val",
@@ -44,23 +50,43 @@ class TensorBoardCallback:
         writer: The ``torch.utils.tensorboard.SummaryWriter`` to log to.
         histograms_every: Log a histogram of every parameter and of its gradient every this many
             epochs (epochs ``N, 2N, ...``); 0 logs none. Histograms cost time and disk on large models.
+        log_every_n_steps: Every this many optimizer steps (steps ``N, 2N, ...``), log the mean
+            training loss of those N batches and the learning rate; 0 logs none. The losses are
+            summed on the device and read once per N steps (each read waits for the device).
+            In a distributed run, the loss is the main process's share of the batches.
 
     Example:
         >>> with SummaryWriter("runs/baseline") as writer:
         ...     history = fit(model, train_loader, val_loader, loss_fn, optimizer, device, 10,
-        ...                   callbacks=[TensorBoardCallback(writer, histograms_every=5)])
+        ...                   callbacks=[TensorBoardCallback(writer, histograms_every=5, log_every_n_steps=100)])
     """
 
-    def __init__(self, writer: SummaryWriter, histograms_every: int = 0) -> None:
+    def __init__(self, writer: SummaryWriter, histograms_every: int = 0, log_every_n_steps: int = 0) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
         if not isinstance(writer, SummaryWriter):
             raise TypeError(f"writer must be a torch.utils.tensorboard.SummaryWriter, got {type(writer).__name__}; "
                             "create one with SummaryWriter('runs/<name>')")
-        if isinstance(histograms_every, bool) or not isinstance(histograms_every, int) or histograms_every < 0:
-            raise ValueError(f"histograms_every must be an int >= 0 (0: no histograms), got {histograms_every!r}")
+        for name, value in (("histograms_every", histograms_every), ("log_every_n_steps", log_every_n_steps)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be an int >= 0 (0: none), got {value!r}")
         self.writer = writer
         self.histograms_every = histograms_every
+        self.log_every_n_steps = log_every_n_steps
+        self._loss_sum: torch.Tensor | None = None
+        self._losses = 0
+
+    def on_batch_end(self, step: int, loss: torch.Tensor, lr: float) -> None:
+        """Add the batch's loss to the running sum; every ``log_every_n_steps`` steps, log its mean and ``lr``."""
+        if not self.log_every_n_steps or not is_main_process():
+            return
+        loss = loss.detach().float()
+        self._loss_sum = loss if self._loss_sum is None else self._loss_sum + loss
+        self._losses += 1
+        if step % self.log_every_n_steps == 0:
+            self.writer.add_scalar(STEP_TAGS[0], self._loss_sum.item() / self._losses, global_step=step)
+            self.writer.add_scalar(STEP_TAGS[1], lr, global_step=step)
+            self._loss_sum, self._losses = None, 0
 
     def on_epoch_end(self, epoch: int, metrics: Mapping[str, float], model: nn.Module) -> None:
         """Write this epoch's scalars (and histograms when due) at ``global_step=epoch``."""

@@ -203,6 +203,50 @@ def test_callbacks_are_called_in_order_and_can_stop():
     assert [e[:2] for e in end_only.events] == [("end", 1), ("end", 2)]
 
 
+class BatchRecorder:
+    def __init__(self):
+        self.steps, self.losses, self.lrs = [], [], []
+
+    def on_batch_end(self, step, loss, lr):
+        assert loss.dim() == 0 and not loss.requires_grad
+        self.steps.append(step)
+        self.losses.append(loss.item())
+        self.lrs.append(lr)
+
+
+def test_batch_callbacks_get_the_global_step_loss_and_rate_also_when_resuming():
+    train_loader, val_loader = loaders()         # 100 samples, batches of 32: 4 steps per epoch
+    model, optimizer, scheduler = make(scheduler=True)
+    rec = BatchRecorder()
+    history = fit(model, train_loader, val_loader, nn.CrossEntropyLoss(), optimizer, CPU, epochs=1,
+                  scheduler=scheduler, scheduler_step="batch", callbacks=[rec], **QUIET)
+    fit(model, train_loader, val_loader, nn.CrossEntropyLoss(), optimizer, CPU, epochs=2, history=history,
+        scheduler=scheduler, scheduler_step="batch", callbacks=[rec], **QUIET)
+    assert rec.steps == list(range(1, 9))
+    # OneCycleLR changes the rate every step; each call gets the rate its step used
+    assert len(set(rec.lrs)) == 8 and rec.lrs[0] == pytest.approx(0.1 / 25)
+    # the mean of the per-batch losses, weighted by batch size, is the epoch's training loss
+    sizes = [32, 32, 32, 4]
+    first = sum(loss * n for loss, n in zip(rec.losses[:4], sizes, strict=True)) / 100
+    assert first == pytest.approx(history["train_loss"][0], rel=1e-5)
+
+
+def test_batch_steps_without_a_loader_length_count_this_calls_steps():
+    class NoLength:                              # re-iterable, but without __len__ (like an IterableDataset)
+        def __init__(self, loader):
+            self.loader = loader
+
+        def __iter__(self):
+            return iter(self.loader)
+
+    train_loader, val_loader = loaders()
+    model, optimizer, _ = make()
+    rec = BatchRecorder()
+    fit(model, NoLength(train_loader), val_loader, nn.CrossEntropyLoss(), optimizer, CPU, epochs=2,
+        callbacks=[rec], **QUIET)
+    assert rec.steps == list(range(1, 9))
+
+
 def test_resume_continues_bit_identically():
     def run(splits):
         train_loader, val_loader = loaders()

@@ -8,10 +8,20 @@ from torch.utils.tensorboard import SummaryWriter
 
 import helpers.tensorboard as htb
 from helpers.engine import fit
-from helpers.tensorboard import SCALAR_TAGS, TensorBoardCallback, read_histogram_steps, read_scalars
+from helpers.tensorboard import SCALAR_TAGS, STEP_TAGS, TensorBoardCallback, read_histogram_steps, read_scalars
 
 
-def run(tmp_path, epochs=3, histograms_every=0, history=None, name="run"):
+class Losses:
+    """Records every batch's loss, to compare with what the callback logged."""
+
+    def __init__(self):
+        self.by_step = {}
+
+    def on_batch_end(self, step, loss, lr):
+        self.by_step[step] = (loss.item(), lr)
+
+
+def run(tmp_path, epochs=3, histograms_every=0, history=None, name="run", every=0, extra=()):
     torch.manual_seed(0)
     x, y = torch.randn(64, 5), torch.randint(0, 3, (64,))
     model = nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, 3))
@@ -19,7 +29,8 @@ def run(tmp_path, epochs=3, histograms_every=0, history=None, name="run"):
     loader = DataLoader(TensorDataset(x, y), batch_size=16)
     with SummaryWriter(tmp_path / name) as writer:
         history = fit(model, loader, loader, nn.CrossEntropyLoss(), optimizer, "cpu", epochs, history=history,
-                      callbacks=[TensorBoardCallback(writer, histograms_every=histograms_every)], progress=False,
+                      callbacks=[TensorBoardCallback(writer, histograms_every=histograms_every,
+                                                     log_every_n_steps=every), *extra], progress=False,
                       verbose=False)
     return history, model
 
@@ -53,9 +64,28 @@ def test_a_resumed_run_continues_the_steps(tmp_path):
     assert steps == [1, 2, 3, 4]
 
 
+def test_every_n_steps_the_mean_loss_of_those_batches_and_the_rate(tmp_path):
+    losses = Losses()
+    history, _ = run(tmp_path, epochs=3, every=3, extra=[losses])    # 4 steps per epoch: 12 steps
+    scalars = read_scalars(tmp_path / "run")
+    assert set(scalars) == set(SCALAR_TAGS.values()) | set(STEP_TAGS)
+    loss_tag, lr_tag = STEP_TAGS
+    assert [step for step, _ in scalars[loss_tag]] == [3, 6, 9, 12]
+    for step, value in scalars[loss_tag]:
+        window = [losses.by_step[s][0] for s in range(step - 2, step + 1)]
+        assert value == pytest.approx(sum(window) / 3, rel=1e-6)
+    assert scalars[lr_tag] == [(step, pytest.approx(0.1)) for step in (3, 6, 9, 12)]
+
+
+def test_step_logging_continues_the_count_when_resuming(tmp_path):
+    history, _ = run(tmp_path, epochs=1, every=2)
+    run(tmp_path, epochs=2, history=history, every=2)
+    assert [step for step, _ in read_scalars(tmp_path / "run")[STEP_TAGS[0]]] == [2, 4, 6, 8]
+
+
 def test_only_the_main_process_writes(tmp_path, monkeypatch):
     monkeypatch.setattr(htb, "is_main_process", lambda: False)
-    run(tmp_path)
+    run(tmp_path, histograms_every=1, every=1)
     assert read_scalars(tmp_path / "run") == {}
 
 
@@ -66,6 +96,8 @@ def test_bad_arguments_are_named(tmp_path):
         for bad in (-1, 1.5, True):
             with pytest.raises(ValueError, match="histograms_every"):
                 TensorBoardCallback(writer, histograms_every=bad)  # type: ignore[arg-type]
+            with pytest.raises(ValueError, match="log_every_n_steps"):
+                TensorBoardCallback(writer, log_every_n_steps=bad)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("read", [read_scalars, read_histogram_steps])
