@@ -91,7 +91,10 @@ def strictly_compared(cell: Cell) -> bool:
 # --- the checks: each returns a list of problems, empty when the notebook is fine ---------------------
 
 def unexecuted_cells(nb: Notebook) -> list[str]:
-    counts = [c["execution_count"] for c in code_cells(nb)]
+    # A cell tagged nbval-skip that starts a server (%tensorboard) is stored unexecuted, without
+    # output: nbval compares nothing there either way, and running it would leave a server behind.
+    counts = [c["execution_count"] for c in code_cells(nb)
+              if not ("nbval-skip" in tags(c) and c["execution_count"] is None and not c["outputs"])]
     if None in counts:
         return ["some code cells were never executed: nbval would compare nothing there"]
     if counts != list(range(1, len(counts) + 1)):
@@ -316,6 +319,13 @@ PROMISED = {
         "requires_grad_", "freeze", "trainable_parameters", "param_groups", "is_frozen", "train_one_epoch",
         "evaluate", "OneCycleLR", "AdamW",
     ],
+    "11_tensorboard.ipynb": [
+        "SummaryWriter", "add_scalar", "add_scalars", "add_histogram", "add_image", "add_video", "add_audio",
+        "add_text", "add_graph", "add_embedding", "add_pr_curve", "add_pr_curve_raw", "add_images", "add_figure",
+        "add_hparams", "add_custom_scalars", "make_grid", "save_image", "dataformats", "flush", "close",
+        "TensorBoardCallback", "histograms_every", "log_every_n_steps", "EventAccumulator", "read_scalars",
+        "read_histogram_steps", "size_guidance",
+    ],
     "07_training_loop.ipynb": [
         "train_one_epoch", "evaluate", "fit", "zero_grad", "backward", "inference_mode", "no_grad",
         "use_deterministic_algorithms", "amp_dtype", "restore_best", "bincount",
@@ -359,6 +369,7 @@ GOOD_MARKDOWN = [
 
 @pytest.mark.parametrize("check, bad", [
     (unexecuted_cells, notebook(code("x = 1", count=None))),
+    (unexecuted_cells, notebook(code("%tensorboard --logdir runs", count=None, cell_tags=("nbval-ignore-output",)))),
     (unexecuted_cells, notebook(code("x = 1", count=2), code("y = 1", count=1))),
     (untagged_errors, notebook(code("1 / 0", outputs=[{"output_type": "error", "ename": "ZeroDivisionError"}]))),
     (untagged_errors, notebook(code("x = 1", cell_tags=("raises-exception",)))),
@@ -391,6 +402,8 @@ def test_each_check_finds_what_it_is_for(check, bad):
 
 
 @pytest.mark.parametrize("check, fine", [
+    (unexecuted_cells, notebook(code("x = 1", count=1), code("%tensorboard --logdir runs", count=None,
+                                                           cell_tags=("nbval-skip",)), code("y = 1", count=2))),
     (untagged_errors, notebook(code("1 / 0", cell_tags=("raises-exception",), outputs=[
         {"output_type": "error", "ename": "ZeroDivisionError"}]))),
     (downloads_not_skipped, notebook(code("# CIFAR10('data', download=True) needs the internet\n"
