@@ -7,9 +7,10 @@ zoo):
 - ``on_epoch_end(epoch, metrics, model) -> bool | None``: after evaluation; ``metrics`` is the
   epoch's row of the history (``train_loss``, ``train_acc``, ``val_loss``, ``val_acc``, ``lr``).
   Returning True asks ``fit`` to stop after this epoch (early stopping).
-- ``on_batch_end(step, loss, lr)``: after each training step; ``step`` counts optimizer steps
-  from the first epoch (1-based), ``loss`` is the batch's loss as a tensor on the device. Reading
-  it (``loss.item()``) makes the CPU wait for the device, so do that only every N steps.
+- ``on_batch_end(step, loss, n, lr)``: after each training iteration; ``step`` counts the
+  iterations from the first epoch (1-based), ``loss`` is the batch's mean loss per sample as a
+  tensor on the device, ``n`` the batch size. Reading the loss (``.item()``) makes the CPU wait
+  for the device, so do that only every N steps.
 
 Checkpointing (``CheckpointCallback``), logging (``helpers.tensorboard.TensorBoardCallback``) and
 early stopping (``EarlyStopping``) are callbacks, not keyword arguments of ``fit``.
@@ -50,14 +51,21 @@ class EpochEndCallback(Protocol):
 
 @runtime_checkable
 class BatchEndCallback(Protocol):
-    """Called after each training step (optimizer step and per-batch scheduler step).
+    """Called after each training iteration (backward, optimizer step, per-batch scheduler step).
 
-    ``step`` is the global step: optimizer steps since the start of epoch 1, counted from 1
-    (a resumed run continues the count when the training loader has a length). ``loss`` is the
-    batch's detached loss on the device; ``lr`` the first parameter group's rate that the step used.
+    - ``step``: iterations since the start of epoch 1, from 1. A resumed run continues the count
+      when the training loader has a length. An iteration whose optimizer step ``GradScaler``
+      skipped (an overflow in float16) still counts.
+    - ``loss``: the batch's loss per sample (divided by ``n`` when the loss sums), detached, not
+      scaled by a ``GradScaler``, still on the device. Weight it by ``n`` to average over batches.
+    - ``n``: the number of samples in the batch (the last one may be smaller).
+    - ``lr``: the rate of the first parameter group that the step used (with parameter groups,
+      read the others from the optimizer).
+
+    The gradients of the step are still in ``param.grad`` when it is called.
     """
 
-    def on_batch_end(self, step: int, loss: torch.Tensor, lr: float) -> None: ...
+    def on_batch_end(self, step: int, loss: torch.Tensor, n: int, lr: float) -> None: ...
 
 
 _EPOCH_FILE = re.compile(r"epoch-(\d+)\.pt")
@@ -78,7 +86,7 @@ def check_callbacks(callbacks: object) -> list[Callback]:
     for i, cb in enumerate(items):
         if not isinstance(cb, _KINDS):
             raise TypeError(f"callbacks[{i}] ({type(cb).__name__}) has none of on_epoch_start(epoch), "
-                            "on_epoch_end(epoch, metrics, model) and on_batch_end(step, loss, lr); "
+                            "on_epoch_end(epoch, metrics, model) and on_batch_end(step, loss, n, lr); "
                             "pass an instance with one of them")
     return items
 

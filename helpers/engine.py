@@ -101,10 +101,11 @@ def train_one_epoch(
         progress: Show a ``tqdm.auto`` progress bar over the batches.
         check_every: Check that the loss is finite every this many batches (each check waits
             for the device); the epoch's end is always checked.
-        callbacks: Objects with ``on_batch_end(step, loss, lr)``, called after every step with
-            the global step ``first_step + i`` (batch ``i`` of this epoch, from 1), the batch's
-            detached loss (a tensor on the device: nothing here reads it) and the rate it used.
-        first_step: Optimizer steps taken before this epoch (``fit`` passes them).
+        callbacks: Objects with ``on_batch_end(step, loss, n, lr)``, called after every iteration
+            with the global step ``first_step + i`` (batch ``i`` of this epoch, from 1), the
+            batch's detached loss per sample (a tensor on the device: nothing here reads it), its
+            size and the rate it used (``helpers.callbacks.BatchEndCallback``).
+        first_step: Training iterations before this epoch (``fit`` passes them).
 
     Returns:
         ``{"loss", "acc", "n", "lr", "steps"}``: mean loss and accuracy weighted by batch size (a
@@ -123,6 +124,10 @@ def train_one_epoch(
     check_scheduler(scheduler, "batch", optimizer)
     if check_every < 1:
         raise ValueError(f"check_every must be >= 1, got {check_every}")
+    if first_step < 0:
+        raise ValueError(f"first_step must be >= 0 (the iterations before this epoch), got {first_step}")
+    batch_cbs = [cb for cb in check_callbacks(callbacks) if isinstance(cb, BatchEndCallback)]
+    summed = loss_reduction(loss_fn) == "sum"
     sums = RunningMetrics(device, loss_reduction(loss_fn), all_reduce=_sharded(loader))
     lr_sum, checked = 0.0, 0
     model.train()
@@ -153,8 +158,11 @@ def train_one_epoch(
         if scheduler is not None:
             scheduler.step()
         sums.add(loss, outputs, targets)
-        for cb in callbacks:
-            cb.on_batch_end(first_step + i, loss.detach(), lr)
+        if batch_cbs:
+            n = targets.shape[0]
+            per_sample = loss.detach() / n if summed else loss.detach()
+            for cb in batch_cbs:
+                cb.on_batch_end(first_step + i, per_sample, n, lr)
         if i % check_every == 0:  # one sync every check_every batches, not one per batch
             raise_if_not_finite(sums.loss.item(), epoch, checked + 1, i)
             checked = i
@@ -254,8 +262,8 @@ def fit(
             are kept as a copy on the CPU, not on the device.
         callbacks: Objects with any of ``on_epoch_start(epoch)``, ``on_epoch_end(epoch, metrics,
             model)`` (which may return True to stop: ``helpers.callbacks.EarlyStopping``) and
-            ``on_batch_end(step, loss, lr)`` (after every training step; ``step`` counts from the
-            start of epoch 1, also when resuming, if ``train_loader`` has a length).
+            ``on_batch_end(step, loss, n, lr)`` (after every training iteration; ``step`` counts
+            from the start of epoch 1, also when resuming if ``train_loader`` has a length).
         history: A history returned by an earlier ``fit`` to continue: training resumes at the
             epoch after its last one (with the model, optimizer and scheduler in the state that
             run left them, e.g. loaded from a checkpoint).
@@ -301,10 +309,16 @@ def fit(
             best_epoch = e
     best_state: dict[str, torch.Tensor] | None = None
     batch_cbs = [cb for cb in cbs if isinstance(cb, BatchEndCallback)]
+    # The global step of on_batch_end: iterations since epoch 1. Counted in this call, on top of
+    # the iterations of the epochs being resumed from (known only when the loader has a length).
     try:
-        steps_per_epoch: int | None = len(train_loader)  # type: ignore[arg-type]
-    except TypeError:  # an IterableDataset without __len__: count this call's steps only
-        steps_per_epoch = None
+        steps_before = (start - 1) * len(train_loader)  # type: ignore[arg-type]
+    except TypeError:  # an IterableDataset without __len__
+        steps_before = 0
+        if start > 1 and batch_cbs:
+            warnings.warn(f"fit resumes at epoch {start} with on_batch_end callbacks but train_loader has no "
+                          "length, so the steps of the earlier epochs are unknown and the step count restarts "
+                          "at 1: give the loader a length (__len__), or log per epoch", stacklevel=2)
     steps_done = 0
     batch_scheduler = scheduler if scheduler_step == "batch" else None
     epoch_iter: Iterable[int] = range(start, epochs + 1)
@@ -318,8 +332,7 @@ def fit(
                 cb.on_epoch_start(epoch)
         train = train_one_epoch(model, train_loader, loss_fn, optimizer, device, scheduler=batch_scheduler,
                                 grad_clip=grad_clip, amp_dtype=amp_dtype, scaler=scaler, epoch=epoch,
-                                progress=progress, callbacks=batch_cbs,
-                                first_step=(epoch - 1) * steps_per_epoch if steps_per_epoch is not None else steps_done)
+                                progress=progress, callbacks=batch_cbs, first_step=steps_before + steps_done)
         steps_done += int(train["steps"])
         val = evaluate(model, val_loader, loss_fn, device, amp_dtype=amp_dtype, epoch=epoch)
         if scheduler is not None and scheduler_step == "epoch":

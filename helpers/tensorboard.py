@@ -10,9 +10,11 @@ Tags, grouped by the part before ``/`` as TensorBoard's dashboards do:
   (``global_step`` = the epoch number, 1-based, as in ``fit``'s history);
 - ``weights/<parameter>`` and ``grads/<parameter>`` histograms every ``histograms_every`` epochs
   (the gradients are those of the epoch's last batch);
-- ``steps/loss`` (the mean training loss of the last N batches, as the classic tutorials'
-  ``running_loss / N``) and ``steps/lr`` every ``log_every_n_steps`` steps, at ``global_step`` =
-  the number of optimizer steps since the start of epoch 1.
+- ``steps/loss`` (the mean training loss per sample over the last N batches, as the classic
+  tutorials' ``running_loss / N``) and ``steps/lr`` (the first parameter group's rate) every
+  ``log_every_n_steps`` steps, at ``global_step`` = the training iterations since the start of
+  epoch 1. The batches after the last multiple of N when ``fit`` ends are not logged; a new
+  callback on resume logs its first window with the batches since the resume.
 """
 
 from __future__ import annotations
@@ -50,10 +52,10 @@ class TensorBoardCallback:
         writer: The ``torch.utils.tensorboard.SummaryWriter`` to log to.
         histograms_every: Log a histogram of every parameter and of its gradient every this many
             epochs (epochs ``N, 2N, ...``); 0 logs none. Histograms cost time and disk on large models.
-        log_every_n_steps: Every this many optimizer steps (steps ``N, 2N, ...``), log the mean
-            training loss of those N batches and the learning rate; 0 logs none. The losses are
-            summed on the device and read once per N steps (each read waits for the device).
-            In a distributed run, the loss is the main process's share of the batches.
+        log_every_n_steps: Every this many training iterations (steps ``N, 2N, ...``), log the
+            mean training loss per sample of those N batches and the learning rate; 0 logs none.
+            The losses are summed on the device and read once per N steps (each read waits for
+            the device). In a distributed run, the loss is the main process's share of the batches.
 
     Example:
         >>> with SummaryWriter("runs/baseline") as writer:
@@ -73,20 +75,20 @@ class TensorBoardCallback:
         self.writer = writer
         self.histograms_every = histograms_every
         self.log_every_n_steps = log_every_n_steps
-        self._loss_sum: torch.Tensor | None = None
-        self._losses = 0
+        self._loss_sum: torch.Tensor | None = None    # the window's loss x batch size, on the device
+        self._samples = 0
 
-    def on_batch_end(self, step: int, loss: torch.Tensor, lr: float) -> None:
-        """Add the batch's loss to the running sum; every ``log_every_n_steps`` steps, log its mean and ``lr``."""
+    def on_batch_end(self, step: int, loss: torch.Tensor, n: int, lr: float) -> None:
+        """Add the batch's loss, weighted by its size ``n``, to the window; every N steps log its mean and ``lr``."""
         if not self.log_every_n_steps or not is_main_process():
             return
-        loss = loss.detach().float()
-        self._loss_sum = loss if self._loss_sum is None else self._loss_sum + loss
-        self._losses += 1
+        weighted = loss.detach().float() * n
+        self._loss_sum = weighted if self._loss_sum is None else self._loss_sum + weighted
+        self._samples += n
         if step % self.log_every_n_steps == 0:
-            self.writer.add_scalar(STEP_TAGS[0], self._loss_sum.item() / self._losses, global_step=step)
+            self.writer.add_scalar(STEP_TAGS[0], self._loss_sum.item() / self._samples, global_step=step)
             self.writer.add_scalar(STEP_TAGS[1], lr, global_step=step)
-            self._loss_sum, self._losses = None, 0
+            self._loss_sum, self._samples = None, 0
 
     def on_epoch_end(self, epoch: int, metrics: Mapping[str, float], model: nn.Module) -> None:
         """Write this epoch's scalars (and histograms when due) at ``global_step=epoch``."""
@@ -118,7 +120,8 @@ def _events(log_dir: str | Path, kind: str) -> Any:
 def read_scalars(log_dir: str | Path) -> dict[str, list[tuple[int, float]]]:
     """Every scalar in the event files of one run folder: ``{tag: [(step, value), ...]}``, by step.
 
-    Nothing is dropped (by default the reader keeps only 1,000 scalars per tag).
+    Nothing is dropped (by default ``EventAccumulator`` keeps a random sample of 10,000 scalars
+    per tag, and the TensorBoard server shows 1,000).
 
     Raises:
         FileNotFoundError: ``log_dir`` holds no event file (a typo, or a writer never flushed).

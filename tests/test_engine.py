@@ -205,12 +205,13 @@ def test_callbacks_are_called_in_order_and_can_stop():
 
 class BatchRecorder:
     def __init__(self):
-        self.steps, self.losses, self.lrs = [], [], []
+        self.steps, self.losses, self.sizes, self.lrs = [], [], [], []
 
-    def on_batch_end(self, step, loss, lr):
+    def on_batch_end(self, step, loss, n, lr):
         assert loss.dim() == 0 and not loss.requires_grad
         self.steps.append(step)
         self.losses.append(loss.item())
+        self.sizes.append(n)
         self.lrs.append(lr)
 
 
@@ -226,9 +227,21 @@ def test_batch_callbacks_get_the_global_step_loss_and_rate_also_when_resuming():
     # OneCycleLR changes the rate every step; each call gets the rate its step used
     assert len(set(rec.lrs)) == 8 and rec.lrs[0] == pytest.approx(0.1 / 25)
     # the mean of the per-batch losses, weighted by batch size, is the epoch's training loss
-    sizes = [32, 32, 32, 4]
-    first = sum(loss * n for loss, n in zip(rec.losses[:4], sizes, strict=True)) / 100
+    assert rec.sizes == [32, 32, 32, 4] * 2
+    first = sum(loss * n for loss, n in zip(rec.losses[:4], rec.sizes[:4], strict=True)) / 100
     assert first == pytest.approx(history["train_loss"][0], rel=1e-5)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_batch_callbacks_get_the_loss_per_sample_whatever_the_reduction(reduction):
+    train_loader, val_loader = loaders()
+    model, optimizer, _ = make()
+    rec = BatchRecorder()
+    history = fit(model, train_loader, val_loader, nn.CrossEntropyLoss(reduction=reduction), optimizer, CPU,
+                  epochs=1, callbacks=[rec], **QUIET)
+    # the history's training loss is per sample for both reductions: so must the batches' be
+    mean = sum(loss * n for loss, n in zip(rec.losses, rec.sizes, strict=True)) / 100
+    assert mean == pytest.approx(history["train_loss"][0], rel=1e-5)
 
 
 def test_batch_steps_without_a_loader_length_count_this_calls_steps():
@@ -242,9 +255,14 @@ def test_batch_steps_without_a_loader_length_count_this_calls_steps():
     train_loader, val_loader = loaders()
     model, optimizer, _ = make()
     rec = BatchRecorder()
-    fit(model, NoLength(train_loader), val_loader, nn.CrossEntropyLoss(), optimizer, CPU, epochs=2,
-        callbacks=[rec], **QUIET)
+    history = fit(model, NoLength(train_loader), val_loader, nn.CrossEntropyLoss(), optimizer, CPU, epochs=2,
+                  callbacks=[rec], **QUIET)
     assert rec.steps == list(range(1, 9))
+    # resuming: the earlier epochs' steps are unknown, so the count restarts, and fit says so
+    with pytest.warns(UserWarning, match="no length"):
+        fit(model, NoLength(train_loader), val_loader, nn.CrossEntropyLoss(), optimizer, CPU, epochs=3,
+            history=history, callbacks=[rec], **QUIET)
+    assert rec.steps[8:] == [1, 2, 3, 4]
 
 
 def test_resume_continues_bit_identically():

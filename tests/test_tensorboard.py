@@ -17,18 +17,20 @@ class Losses:
     def __init__(self):
         self.by_step = {}
 
-    def on_batch_end(self, step, loss, lr):
-        self.by_step[step] = (loss.item(), lr)
+    def on_batch_end(self, step, loss, n, lr):
+        self.by_step[step] = (loss.item(), n, lr)
 
 
-def run(tmp_path, epochs=3, histograms_every=0, history=None, name="run", every=0, extra=()):
+def run(tmp_path, epochs=3, histograms_every=0, history=None, name="run", every=0, extra=(), one_cycle=False):
     torch.manual_seed(0)
-    x, y = torch.randn(64, 5), torch.randint(0, 3, (64,))
+    x, y = torch.randn(60, 5), torch.randint(0, 3, (60,))      # batches of 16, 16, 16 and 12
     model = nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, 3))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, 0.5, total_steps=4 * epochs) if one_cycle else None
     loader = DataLoader(TensorDataset(x, y), batch_size=16)
     with SummaryWriter(tmp_path / name) as writer:
         history = fit(model, loader, loader, nn.CrossEntropyLoss(), optimizer, "cpu", epochs, history=history,
+                      scheduler=scheduler, scheduler_step="batch",
                       callbacks=[TensorBoardCallback(writer, histograms_every=histograms_every,
                                                      log_every_n_steps=every), *extra], progress=False,
                       verbose=False)
@@ -66,15 +68,18 @@ def test_a_resumed_run_continues_the_steps(tmp_path):
 
 def test_every_n_steps_the_mean_loss_of_those_batches_and_the_rate(tmp_path):
     losses = Losses()
-    history, _ = run(tmp_path, epochs=3, every=3, extra=[losses])    # 4 steps per epoch: 12 steps
+    run(tmp_path, epochs=3, every=3, extra=[losses], one_cycle=True)    # 4 steps per epoch: 12 steps
     scalars = read_scalars(tmp_path / "run")
     assert set(scalars) == set(SCALAR_TAGS.values()) | set(STEP_TAGS)
     loss_tag, lr_tag = STEP_TAGS
     assert [step for step, _ in scalars[loss_tag]] == [3, 6, 9, 12]
     for step, value in scalars[loss_tag]:
-        window = [losses.by_step[s][0] for s in range(step - 2, step + 1)]
-        assert value == pytest.approx(sum(window) / 3, rel=1e-6)
-    assert scalars[lr_tag] == [(step, pytest.approx(0.1)) for step in (3, 6, 9, 12)]
+        window = [losses.by_step[s] for s in range(step - 2, step + 1)]     # (loss per sample, n, lr)
+        per_sample = sum(loss * n for loss, n, _ in window) / sum(n for _, n, _ in window)   # the 12-batch counts less
+        assert value == pytest.approx(per_sample, rel=1e-6)
+    # OneCycleLR changes the rate every step: each logged rate is the one its step used
+    assert scalars[lr_tag] == [(s, pytest.approx(losses.by_step[s][2])) for s in (3, 6, 9, 12)]
+    assert len({value for _, value in scalars[lr_tag]}) == 4
 
 
 def test_step_logging_continues_the_count_when_resuming(tmp_path):
