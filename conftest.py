@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# tests/test_browser_machinery.py runs a failing browser test in a scratch folder to see its screenshot
+pytest_plugins = ["pytester"]
+
 ROOT = Path(__file__).resolve().parent
 
 # Stored notebook outputs come from CPU runs; force the CPU so they compare on a GPU machine too.

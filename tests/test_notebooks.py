@@ -90,11 +90,15 @@ def strictly_compared(cell: Cell) -> bool:
 
 # --- the checks: each returns a list of problems, empty when the notebook is fine ---------------------
 
+def starts_a_server(cell: Cell) -> bool:
+    return "nbval-skip" in tags(cell) and bool(re.search(r"^\s*%tensorboard\b", source(cell), re.M))
+
+
 def unexecuted_cells(nb: Notebook) -> list[str]:
     # A cell tagged nbval-skip that starts a server (%tensorboard) is stored unexecuted, without
     # output: nbval compares nothing there either way, and running it would leave a server behind.
     counts = [c["execution_count"] for c in code_cells(nb)
-              if not ("nbval-skip" in tags(c) and c["execution_count"] is None and not c["outputs"])]
+              if not (starts_a_server(c) and c["execution_count"] is None and not c["outputs"])]
     if None in counts:
         return ["some code cells were never executed: nbval would compare nothing there"]
     if counts != list(range(1, len(counts) + 1)):
@@ -370,6 +374,7 @@ GOOD_MARKDOWN = [
 @pytest.mark.parametrize("check, bad", [
     (unexecuted_cells, notebook(code("x = 1", count=None))),
     (unexecuted_cells, notebook(code("%tensorboard --logdir runs", count=None, cell_tags=("nbval-ignore-output",)))),
+    (unexecuted_cells, notebook(code("x = 1", count=None, cell_tags=("nbval-skip",)))),
     (unexecuted_cells, notebook(code("x = 1", count=2), code("y = 1", count=1))),
     (untagged_errors, notebook(code("1 / 0", outputs=[{"output_type": "error", "ename": "ZeroDivisionError"}]))),
     (untagged_errors, notebook(code("x = 1", cell_tags=("raises-exception",)))),
