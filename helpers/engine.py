@@ -127,8 +127,8 @@ def train_one_epoch(
     if first_step < 0:
         raise ValueError(f"first_step must be >= 0 (the iterations before this epoch), got {first_step}")
     batch_cbs = [cb for cb in check_callbacks(callbacks) if isinstance(cb, BatchEndCallback)]
-    summed = loss_reduction(loss_fn) == "sum"
-    sums = RunningMetrics(device, loss_reduction(loss_fn), all_reduce=_sharded(loader))
+    reduction = loss_reduction(loss_fn)
+    sums = RunningMetrics(device, reduction, all_reduce=_sharded(loader))
     lr_sum, checked = 0.0, 0
     model.train()
     bar = _batch_bar(loader, epoch) if progress else None
@@ -160,7 +160,7 @@ def train_one_epoch(
         sums.add(loss, outputs, targets)
         if batch_cbs:
             n = targets.shape[0]
-            per_sample = loss.detach() / n if summed else loss.detach()
+            per_sample = loss.detach() / n if reduction == "sum" else loss.detach()
             for cb in batch_cbs:
                 cb.on_batch_end(first_step + i, per_sample, n, lr)
         if i % check_every == 0:  # one sync every check_every batches, not one per batch
