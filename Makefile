@@ -42,8 +42,16 @@ $(DEV_STAMP): requirements-dev.txt requirements.txt pyproject.toml $(CONSTRAINTS
 	$(PIP_INSTALL) -r requirements-dev.txt
 	touch $(STAMP) $@
 
+# JupyterLab refuses to run as root unless told to, and many containers run as root: there,
+# `make lab` says so and adds --allow-root. LAB_ARGS passes more, e.g. LAB_ARGS="--no-browser --port=8889".
+RUN_AS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
+LAB_ARGS    ?=
+
 lab: $(STAMP)
-	$(BIN)/python -m jupyterlab notebooks/
+ifeq ($(RUN_AS_ROOT),yes)
+	@echo "make lab: running as root (as in many containers); JupyterLab refuses that by default, so starting it with --allow-root"
+endif
+	$(BIN)/python -m jupyterlab notebooks/ $(if $(RUN_AS_ROOT),--allow-root) $(LAB_ARGS)
 
 lint: $(DEV_STAMP)
 	$(BIN)/python -m ruff check $(LINT_PATHS)
