@@ -16,7 +16,7 @@ DEV_STAMP   := $(VENV)/.dev-requirements-installed
 PIP_INSTALL := $(BIN)/python -m pip install $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
 LINT_PATHS  := helpers tests benchmarks scripts data/build.py conftest.py notebooks
 
-.PHONY: help lab test unit lint data pretrained constraints clean
+.PHONY: help lab test unit lint data pretrained constraints clean restore
 
 help:
 	@echo "make lab          start JupyterLab on notebooks/ (creates .venv on first use)"
@@ -26,6 +26,7 @@ help:
 	@echo "make data         rebuild data/ from ../shared/datasets/ (see data/README.md)"
 	@echo "make pretrained   retrain the bundled backbone data/pretrained/ (minutes on a GPU; about 2.7 h on a 2-core CPU)"
 	@echo "make constraints  rewrite constraints.txt's pins from .venv (see that file's header)"
+	@echo "make restore      put back the committed notebooks, keeping a copy of each one you changed in notebooks/my-work/"
 	@echo "make clean        remove what the notebooks write (runs/, checkpoints/, outputs/)"
 
 $(VENV)/bin/python:
@@ -78,3 +79,16 @@ constraints: $(DEV_STAMP)
 
 clean:
 	rm -rf runs checkpoints outputs notebooks/runs notebooks/checkpoints notebooks/outputs
+
+# Saving a notebook after experimenting changes its stored outputs, which `make test` compares.
+# This keeps a copy of each changed notebook in notebooks/my-work/ (git-ignored, left out of the
+# tests), then puts the committed notebooks back.
+restore:
+	@changed=$$(git diff --name-only -- 'notebooks/*.ipynb'); \
+	if [ -z "$$changed" ]; then echo "make restore: every notebook is as committed"; exit 0; fi; \
+	mkdir -p notebooks/my-work; stamp=$$(date +%Y%m%d-%H%M%S); \
+	for f in $$changed; do \
+		copy="notebooks/my-work/$$(basename "$$f" .ipynb)-$$stamp.ipynb"; \
+		cp "$$f" "$$copy" && echo "make restore: your $$f is kept as $$copy"; \
+	done; \
+	git checkout -- $$changed && echo "make restore: notebooks/ is as committed again"
