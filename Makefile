@@ -81,14 +81,21 @@ clean:
 	rm -rf runs checkpoints outputs notebooks/runs notebooks/checkpoints notebooks/outputs
 
 # Saving a notebook after experimenting changes its stored outputs, which `make test` compares.
-# This keeps a copy of each changed notebook in notebooks/my-work/ (git-ignored, left out of the
-# tests), then puts the committed notebooks back.
+# This keeps a copy of each changed notebook, and of each new one (a "Copy1", an "Untitled"), in
+# notebooks/my-work/ (git-ignored, left out of the tests), then puts the committed notebooks back.
+# Close the notebooks in JupyterLab first: its autosave would write the old state back.
 restore:
-	@changed=$$(git diff --name-only -- 'notebooks/*.ipynb'); \
-	if [ -z "$$changed" ]; then echo "make restore: every notebook is as committed"; exit 0; fi; \
+	@git rev-parse --is-inside-work-tree >/dev/null 2>&1 || { \
+		echo "make restore: needs a git clone with git installed (a downloaded zip has no committed copy to restore)"; exit 1; }
+	@changed=$$(git diff HEAD --name-only --relative -- 'notebooks/*.ipynb'); \
+	added=$$(git ls-files --others --exclude-standard -- 'notebooks/*.ipynb'); \
+	if [ -z "$$changed$$added" ]; then echo "make restore: every notebook is as committed"; exit 0; fi; \
 	mkdir -p notebooks/my-work; stamp=$$(date +%Y%m%d-%H%M%S); \
-	for f in $$changed; do \
+	for f in $$changed $$added; do \
+		[ -f "$$f" ] || continue; \
 		copy="notebooks/my-work/$$(basename "$$f" .ipynb)-$$stamp.ipynb"; \
 		cp "$$f" "$$copy" && echo "make restore: your $$f is kept as $$copy"; \
 	done; \
-	git checkout -- $$changed && echo "make restore: notebooks/ is as committed again"
+	for f in $$added; do rm -f "$$f"; done; \
+	if [ -n "$$changed" ]; then git checkout HEAD -- $$changed; fi; \
+	echo "make restore: notebooks/ is as committed again"

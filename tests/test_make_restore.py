@@ -20,11 +20,21 @@ def test_restore_keeps_a_copy_of_each_changed_notebook_and_puts_back_the_committ
     notebook = clone / "notebooks" / "05_losses.ipynb"
     committed = notebook.read_text()
     notebook.write_text(committed.replace('"cell_type": "markdown"', '"cell_type": "markdown", "edited": 1', 1))
+    subprocess.run(["git", "-C", str(clone), "add", "notebooks/05_losses.ipynb"], check=True)   # staged, too
+    copy = clone / "notebooks" / "05_losses-Copy1.ipynb"        # what JupyterLab's Duplicate makes
+    copy.write_text(committed)
     assert "every notebook is as committed" not in make(clone, "restore")
-    assert notebook.read_text() == committed
-    kept = list((clone / "notebooks" / "my-work").glob("05_losses-*.ipynb"))
-    assert len(kept) == 1 and '"edited": 1' in kept[0].read_text()
+    assert notebook.read_text() == committed and not copy.exists()
+    kept = sorted((clone / "notebooks" / "my-work").glob("05_losses-*.ipynb"))
+    assert len(kept) == 2 and sum('"edited": 1' in k.read_text() for k in kept) == 1
     status = subprocess.run(["git", "-C", str(clone), "status", "--porcelain", "--", "notebooks"],
                             capture_output=True, text=True).stdout
     assert status == ""                                     # my-work/ is ignored, nothing else changed
     assert "every notebook is as committed" in make(clone, "restore")
+
+
+def test_restore_outside_a_git_clone_says_what_it_needs(tmp_path):
+    shutil.copy(ROOT / "Makefile", tmp_path / "Makefile")
+    result = subprocess.run(["make", "--no-print-directory", "-C", str(tmp_path), "restore"], capture_output=True,
+                            text=True)
+    assert result.returncode != 0 and "needs a git clone" in result.stdout
