@@ -14,7 +14,7 @@ endif
 STAMP       := $(VENV)/.requirements-installed
 DEV_STAMP   := $(VENV)/.dev-requirements-installed
 PIP_INSTALL := $(BIN)/python -m pip install $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
-LINT_PATHS  := helpers tests benchmarks scripts data/build.py conftest.py notebooks
+LINT_PATHS  := helpers solutions tests benchmarks scripts data/build.py conftest.py notebooks
 
 .PHONY: help lab test unit lint data pretrained constraints clean restore
 

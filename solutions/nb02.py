@@ -1,0 +1,67 @@
+"""Notebook 02, transforms: channel statistics, a CIFAR pipeline, a Cutout transform."""
+
+import torch
+from torchvision.transforms import v2
+
+
+def channel_stats(images):
+    pixels = images.float() / 255                                # (N, 3, H, W) in 0..1
+    return pixels.mean(dim=(0, 2, 3)), pixels.std(dim=(0, 2, 3))
+
+
+def cifar_augment():
+    return v2.Compose([
+        v2.RandomCrop(32, padding=4, padding_mode="reflect"),
+        v2.RandomHorizontalFlip(),
+        v2.ToDtype(torch.float32, scale=True),
+    ])
+
+
+class Cutout(v2.Transform):
+    def __init__(self, size):
+        super().__init__()
+        self.size = size
+
+    def make_params(self, flat_inputs):                          # once per call: one hole for image and mask
+        height, width = v2.query_size(flat_inputs)
+        top = int(torch.randint(0, height - self.size + 1, ()))
+        left = int(torch.randint(0, width - self.size + 1, ()))
+        return {"top": top, "left": left}
+
+    def transform(self, inpt, params):
+        out = inpt.clone()
+        out[..., params["top"]:params["top"] + self.size, params["left"]:params["left"] + self.size] = 0
+        return out
+
+
+SOLUTIONS = {"02.1": channel_stats, "02.2": cifar_augment, "02.3": Cutout}
+
+
+def _stats_in_bytes(images):
+    pixels = images.float()
+    return pixels.mean(dim=(0, 2, 3)), pixels.std(dim=(0, 2, 3))
+
+
+def _mean_of_image_stds(images):
+    pixels = images.float() / 255
+    return pixels.mean(dim=(0, 2, 3)), pixels.std(dim=(2, 3)).mean(0)
+
+
+def _zero_padding():
+    return v2.Compose([v2.RandomCrop(32, padding=4), v2.RandomHorizontalFlip(), v2.ToDtype(torch.float32, scale=True)])
+
+
+def _no_flip():
+    return v2.Compose([v2.RandomCrop(32, padding=4, padding_mode="reflect"), v2.ToDtype(torch.float32, scale=True)])
+
+
+class _CutoutDrawnPerInput(Cutout):
+    def transform(self, inpt, params):                           # a new position for the image and for the mask
+        return super().transform(inpt, self.make_params([inpt]))
+
+
+MISTAKES = {
+    "02.1": [(_stats_in_bytes, "0..255 units"), (_mean_of_image_stds, "mean of each image's own std")],
+    "02.2": [(_zero_padding, "padding_mode=\"reflect\""), (_no_flip, "RandomHorizontalFlip")],
+    "02.3": [(_CutoutDrawnPerInput, "draw the position once per call in `make_params`")],
+}

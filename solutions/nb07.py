@@ -1,0 +1,114 @@
+"""Notebook 07, the training loop: evaluate, one training epoch, early stopping's rule."""
+
+import torch
+
+
+def my_evaluate(model, loader, loss_fn, device):
+    model.eval()
+    total_loss, correct, seen = 0.0, 0, 0
+    with torch.no_grad():
+        for images, labels in loader:
+            images, labels = images.to(device), labels.to(device)
+            outputs = model(images)
+            total_loss += loss_fn(outputs, labels).item() * len(labels)     # the batch's mean, times its size
+            correct += (outputs.argmax(1) == labels).sum().item()
+            seen += len(labels)
+    return {"loss": total_loss / seen, "acc": correct / seen}
+
+
+def my_train_one_epoch(model, loader, loss_fn, optimizer, device):
+    model.train()                                                # my_evaluate() left it in eval mode
+    total_loss, correct, seen = 0.0, 0, 0
+    for images, labels in loader:
+        images, labels = images.to(device), labels.to(device)
+        outputs = model(images)
+        loss = loss_fn(outputs, labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        total_loss += loss.item() * len(labels)
+        correct += (outputs.argmax(1) == labels).sum().item()
+        seen += len(labels)
+    return {"loss": total_loss / seen, "acc": correct / seen}
+
+
+def should_stop(val_losses, patience):
+    if not val_losses:
+        return False
+    best = min(range(len(val_losses)), key=val_losses.__getitem__)  # the first epoch with the lowest loss
+    return len(val_losses) - 1 - best >= patience
+
+
+SOLUTIONS = {"07.1": my_evaluate, "07.2": my_train_one_epoch, "07.3": should_stop}
+
+
+def _evaluate_unweighted(model, loader, loss_fn, device):
+    model.eval()
+    losses, accs = [], []
+    with torch.no_grad():
+        for images, labels in loader:
+            outputs = model(images.to(device))
+            losses.append(loss_fn(outputs, labels.to(device)).item())
+            accs.append((outputs.argmax(1) == labels).float().mean().item())
+    return {"loss": sum(losses) / len(losses), "acc": sum(accs) / len(accs)}
+
+
+def _evaluate_in_train_mode(model, loader, loss_fn, device):
+    with torch.no_grad():
+        return _evaluate_body(model, loader, loss_fn, device)
+
+
+def _evaluate_with_gradients(model, loader, loss_fn, device):
+    model.eval()
+    return _evaluate_body(model, loader, loss_fn, device)
+
+
+def _evaluate_body(model, loader, loss_fn, device):
+    total_loss, correct, seen = 0.0, 0, 0
+    for images, labels in loader:
+        outputs = model(images.to(device))
+        total_loss += loss_fn(outputs, labels).item() * len(labels)
+        correct += (outputs.argmax(1) == labels).sum().item()
+        seen += len(labels)
+    return {"loss": total_loss / seen, "acc": correct / seen}
+
+
+def _train_in_eval_mode(model, loader, loss_fn, optimizer, device):
+    model.eval()
+    return _train_body(model, loader, loss_fn, optimizer, device)
+
+
+def _train_body(model, loader, loss_fn, optimizer, device):
+    total_loss, correct, seen = 0.0, 0, 0
+    for images, labels in loader:
+        outputs = model(images.to(device))
+        loss = loss_fn(outputs, labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        total_loss += loss.item() * len(labels)
+        correct += (outputs.argmax(1) == labels).sum().item()
+        seen += len(labels)
+    return {"loss": total_loss / seen, "acc": correct / seen}
+
+
+def _stop_one_early(val_losses, patience):
+    if not val_losses:
+        return False
+    best = min(range(len(val_losses)), key=val_losses.__getitem__)
+    return len(val_losses) - best >= patience
+
+
+def _compare_with_last_epoch(val_losses, patience):
+    worse = 0
+    for before, now in zip(val_losses[:-1], val_losses[1:], strict=True):
+        worse = worse + 1 if now >= before else 0
+    return worse >= patience
+
+
+MISTAKES = {
+    "07.1": [(_evaluate_unweighted, "Weight each batch by its size"), (_evaluate_in_train_mode, "model.eval()"),
+             (_evaluate_with_gradients, "torch.no_grad()")],
+    "07.2": [(_train_in_eval_mode, "call `model.train()`")],
+    "07.3": [(_stop_one_early, "you stop one epoch early"), (_compare_with_last_epoch, "the best loss so far")],
+}

@@ -1,0 +1,65 @@
+"""Notebook 08, devices and memory: moving a nested batch, Adam's memory, gradient accumulation."""
+
+import torch
+
+
+def to_device(batch, device):
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)               # .to() returns a new tensor: use it
+    if isinstance(batch, dict):
+        return {key: to_device(value, device) for key, value in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(to_device(value, device) for value in batch)
+    return batch                                                 # strings, numbers: as they are
+
+
+def adam_training_bytes(model):
+    n = sum(p.numel() for p in model.parameters())
+    return n * 4 * 4                                             # weight, gradient, exp_avg, exp_avg_sq: float32
+
+
+def accumulate_step(model, micro_batches, loss_fn, optimizer):
+    k = len(micro_batches)
+    optimizer.zero_grad()
+    for images, labels in micro_batches:
+        (loss_fn(model(images), labels) / k).backward()          # gradients add up across micro-batches
+    optimizer.step()
+
+
+SOLUTIONS = {"08.1": to_device, "08.2": adam_training_bytes, "08.3": accumulate_step}
+
+
+def _to_device_unassigned(batch, device):
+    for value in batch.values():
+        if isinstance(value, torch.Tensor):
+            value.to(device)                                     # the moved tensor is thrown away
+    return batch
+
+
+def _to_device_top_level(batch, device):
+    return {key: value.to(device) if isinstance(value, torch.Tensor) else value for key, value in batch.items()}
+
+
+def _bytes_without_adam(model):
+    return sum(p.numel() for p in model.parameters()) * 4 * 2
+
+
+def _accumulate_without_dividing(model, micro_batches, loss_fn, optimizer):
+    optimizer.zero_grad()
+    for images, labels in micro_batches:
+        loss_fn(model(images), labels).backward()
+    optimizer.step()
+
+
+def _zero_grad_inside(model, micro_batches, loss_fn, optimizer):
+    for images, labels in micro_batches:
+        optimizer.zero_grad()
+        (loss_fn(model(images), labels) / len(micro_batches)).backward()
+    optimizer.step()
+
+
+MISTAKES = {
+    "08.1": [(_to_device_unassigned, "returns a new tensor"), (_to_device_top_level, "recursion")],
+    "08.2": [(_bytes_without_adam, "without Adam's state")],
+    "08.3": [(_accumulate_without_dividing, "4 times too large"), (_zero_grad_inside, "only the last micro-batch")],
+}

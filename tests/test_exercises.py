@@ -1,0 +1,156 @@
+"""The checked exercises: every check accepts its reference solution, rejects the typical mistakes
+with the hint meant for them, and appears in its notebook as a stub cell followed by a check cell.
+
+The solutions and mistakes live in ``solutions/nbNN.py`` (outside the notebooks, so a learner does
+not see them by scrolling); the checks in ``helpers/exercises/``.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+import json
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from helpers.exercises import check_exercise, exercise_ids
+from helpers.exercises.core import CheckResult, Hint, call, exercise
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = {p.name[:2]: p for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))}
+MODULES = {nb: importlib.import_module(f"solutions.nb{nb}") for nb in NOTEBOOKS}
+SOLUTIONS = {i: answer for module in MODULES.values() for i, answer in module.SOLUTIONS.items()}
+MISTAKES = [(i, wrong, hint) for module in MODULES.values() for i, wrongs in module.MISTAKES.items()
+            for wrong, hint in wrongs]
+CHECK_CALL = re.compile(r'^check_exercise\("(\d\d\.\d+)", (\w+)\)$')
+
+
+def test_every_exercise_has_a_solution_and_a_typical_mistake():
+    assert sorted(SOLUTIONS) == exercise_ids()
+    assert {i for i, _, _ in MISTAKES} == set(exercise_ids())
+    for nb, module in MODULES.items():
+        assert all(i.startswith(f"{nb}.") for i in [*module.SOLUTIONS, *module.MISTAKES]), module.__name__
+
+
+@pytest.mark.parametrize("exercise_id", exercise_ids())
+def test_the_check_accepts_the_solution(exercise_id):
+    result = check_exercise(exercise_id, SOLUTIONS[exercise_id])
+    assert result.status == "correct", result
+    assert result and repr(result).startswith(f"Exercise {exercise_id}, ✔ correct: ")
+
+
+@pytest.mark.parametrize("exercise_id, wrong, hint", MISTAKES,
+                         ids=[f"{i}-{wrong.__name__.strip('_')}" for i, wrong, _ in MISTAKES])
+def test_the_check_rejects_a_typical_mistake_with_its_hint(exercise_id, wrong, hint):
+    result = check_exercise(exercise_id, wrong)
+    assert result.status == "wrong", result
+    assert not result
+    assert hint in result.message, result.message
+
+
+@pytest.mark.parametrize("exercise_id", exercise_ids())
+def test_an_unanswered_stub_is_not_graded(exercise_id):
+    def stub(*args, **kwargs):
+        raise NotImplementedError
+
+    assert check_exercise(exercise_id, stub).status == "unanswered"
+    assert check_exercise(exercise_id, ...).status == "unanswered"
+
+
+def test_an_error_in_the_learners_code_is_named_not_raised():
+    def broken(logits, targets):
+        return logits.argmax(1) == targets.nonexistent
+
+    result = check_exercise("00.1", broken)
+    assert result.status == "wrong" and "AttributeError" in result.message and "nonexistent" in result.message
+
+
+def test_an_answer_of_the_wrong_kind_is_explained():
+    result = check_exercise("00.1", 0.5)
+    assert result.status == "wrong" and "a function or a class" in result.message
+
+
+def test_a_known_error_message_gets_its_hint():
+    def shapes(*args):
+        raise RuntimeError("mat1 and mat2 shapes cannot be multiplied (2x3 and 4x5)")
+
+    with pytest.raises(Hint, match=r"cannot be multiplied \(2x3 and 4x5\)\. Hint: add a Flatten"):
+        call(shapes, hints=[("cannot be multiplied", "add a Flatten.")])
+
+
+def test_unknown_ids_and_bad_registrations_are_refused():
+    with pytest.raises(KeyError, match="00.1"):
+        check_exercise("99.1", ...)
+    with pytest.raises(ValueError, match="look like"):
+        exercise("5.1")
+    with pytest.raises(ValueError, match="twice"):
+        exercise("00.1")(lambda answer: "")
+
+
+def test_the_result_shows_its_message():
+    result = CheckResult("03.2", "wrong", "one weight per sample")
+    assert repr(result) == "Exercise 03.2, ✘ not yet: one weight per sample"
+
+
+def test_a_check_leaves_the_learners_random_state_alone():
+    """Checks seed what they draw; the notebook's own random numbers after a check are unchanged."""
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    assert check_exercise("02.2", SOLUTIONS["02.2"])
+    assert torch.equal(torch.rand(3), expected)
+
+
+def exercise_cells(path: Path) -> list[tuple[str, str, str]]:
+    """``(id, answer name, stub source)`` for each check cell of the notebook, in order."""
+    cells = json.loads(path.read_text())["cells"]
+    found = []
+    for i, cell in enumerate(cells):
+        text = "".join(cell["source"]).strip()
+        match = CHECK_CALL.match(text) if cell["cell_type"] == "code" else None
+        if match:
+            found.append((match[1], match[2], "".join(cells[i - 1]["source"])))
+    return found
+
+
+@pytest.mark.parametrize("nb", sorted(NOTEBOOKS))
+def test_the_notebook_has_its_checked_exercises_in_order(nb):
+    found = exercise_cells(NOTEBOOKS[nb])
+    assert len(found) >= 3
+    assert [i for i, _, _ in found] == exercise_ids(nb)
+
+
+@pytest.mark.parametrize("nb", sorted(NOTEBOOKS))
+def test_each_stub_asks_for_what_its_solution_is(nb):
+    """The stub before each check cell defines the solution's name, with the solution's parameters."""
+    for exercise_id, name, stub in exercise_cells(NOTEBOOKS[nb]):
+        tree = ast.parse(stub)
+        defined = [node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))]
+        assert [d.name for d in defined] == [name], exercise_id
+        assert "raise NotImplementedError" in stub, exercise_id
+        solution = SOLUTIONS[exercise_id]
+        assert solution.__name__ == name, exercise_id
+        if isinstance(defined[0], ast.FunctionDef):
+            params = [a.arg for a in defined[0].args.args]
+            assert params == list(inspect.signature(solution).parameters), exercise_id
+        else:
+            init = next(n for n in defined[0].body if isinstance(n, ast.FunctionDef) and n.name == "__init__")
+            params = [a.arg for a in init.args.args[1:]]
+            assert params == list(inspect.signature(solution).parameters), exercise_id
+
+
+@pytest.mark.parametrize("nb", sorted(NOTEBOOKS))
+def test_the_committed_notebook_shows_every_exercise_unanswered(nb):
+    """The stored run is a learner's starting point: each check cell says "not answered yet"."""
+    cells = json.loads(NOTEBOOKS[nb].read_text())["cells"]
+    shown = {}
+    for cell in cells:
+        match = CHECK_CALL.match("".join(cell["source"]).strip()) if cell["cell_type"] == "code" else None
+        if match:
+            texts = [o.get("data", {}).get("text/plain", "") for o in cell["outputs"]]
+            shown[match[1]] = "".join("".join(t) for t in texts)
+    assert shown and all("… not answered yet" in text for text in shown.values()), shown
