@@ -188,12 +188,15 @@ def structure_problems(nb: Notebook) -> list[str]:
     for part in ("What you will learn", "Runtime:", "Builds on"):
         if part not in first:
             problems.append(f"the opening cell lacks {part!r}")
-    closing = "\n".join(markdown[-2:])
-    if "## Summary" not in "\n".join(markdown):
+    # Summary, then the exercises (a section of several cells, checked in test_exercises.py), and
+    # the link to the next notebook in the last markdown cell.
+    summary = next((i for i, text in enumerate(markdown) if "## Summary" in text), None)
+    if summary is None:
         problems.append("no '## Summary'")
-    for part in ("## Exercises", "**Next:**"):
-        if part not in closing:
-            problems.append(f"the closing cells lack {part!r}")
+    elif not any("## Exercises" in text for text in markdown[summary:]):
+        problems.append("no '## Exercises' after the summary")
+    if not markdown or "**Next:**" not in markdown[-1]:
+        problems.append("the last markdown cell lacks '**Next:**'")
     return problems
 
 
@@ -395,6 +398,7 @@ GOOD_MARKDOWN = [
     (structure_problems, notebook({"cell_type": "markdown", "source": "What you will learn\nBuilds on\nRuntime: 1 s"},
                                   GOOD_MARKDOWN[1])),
     (structure_problems, notebook(GOOD_MARKDOWN[0], {"cell_type": "markdown", "source": "## Summary\n**Next:** x"})),
+    (structure_problems, notebook(*GOOD_MARKDOWN, {"cell_type": "markdown", "source": "### Open-ended"})),
     (version_dependent_output, notebook(code("print(torch.__version__)", outputs=[stdout("2.14.1+cu130\n")]))),
     (version_dependent_output, notebook(code("w()", outputs=[stdout("UserWarning: ToTensor is deprecated\n")]))),
     (version_dependent_output, notebook(code("print(str(caught[0].message).split('.')[0])", outputs=[stdout("x\n")]))),
