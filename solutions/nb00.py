@@ -62,9 +62,24 @@ def _predict_logits(model, images):
         return model(images)
 
 
+def _zero_grad_between(model, images, labels, loss_fn, optimizer):
+    loss = loss_fn(model(images), labels)
+    loss.backward()
+    optimizer.zero_grad()                                        # wipes the gradients before the step
+    optimizer.step()
+    return loss.item()
+
+
 MISTAKES = {
     "00.1": [(_accuracy_as_count, "number of correct predictions"), (_accuracy_over_batch, "`dim=1`")],
-    "00.2": [(_step_without_zero_grad, "zero_grad()` before"), (_step_without_step, "optimizer.step()")],
-    "00.3": [(_predict_in_train_mode, "model.eval()"), (_predict_with_gradients, "torch.no_grad()"),
-             (_predict_logits, "you returned the logits")],
+    "00.2": [
+        (_step_without_zero_grad, "zero_grad()` before"),
+        (_step_without_step, "optimizer.step()"),
+        (_zero_grad_between, "with no `zero_grad()` in between"),
+    ],
+    "00.3": [
+        (_predict_in_train_mode, "these are train-mode predictions"),
+        (_predict_with_gradients, "ran with gradients on"),
+        (_predict_logits, "you returned the logits"),
+    ],
 }

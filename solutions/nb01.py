@@ -62,8 +62,44 @@ def _no_range_check(line, num_classes):
     return parts[0], int(parts[1])
 
 
+def _split_with_int(targets, val_fraction, seed):
+    generator = torch.Generator().manual_seed(seed)
+    train, val = [], []
+    for label in sorted(set(targets)):
+        indices = [i for i, t in enumerate(targets) if t == label]
+        shuffled = [indices[j] for j in torch.randperm(len(indices), generator=generator)]
+        n_val = int(len(indices) * val_fraction)
+        val += shuffled[:n_val]
+        train += shuffled[n_val:]
+    return train, val
+
+
+def _split_swapped(targets, val_fraction, seed):
+    train, val = stratified_split(targets, val_fraction, seed)
+    return val, train
+
+
+def _float_label(line, num_classes):
+    parts = line.strip().rsplit(maxsplit=1)
+    try:
+        path, label = parts[0], int(float(parts[1]))             # accepts '1.5' as 1
+    except (IndexError, ValueError):
+        raise ValueError(f"no number label in the line {line.strip()!r}") from None
+    if not 0 <= label < num_classes:
+        raise ValueError(f"label {label} is out of range in the line {line.strip()!r}")
+    return path, label
+
+
 MISTAKES = {
     "01.1": [(_counts_by_loading, "you loaded 13 images to count labels"), (_counts_by_number, "use the class names")],
-    "01.2": [(_plain_random_split, "Split each class's indices separately")],
-    "01.3": [(_split_on_spaces, "rsplit(maxsplit=1)"), (_no_range_check, "was accepted")],
+    "01.2": [
+        (_plain_random_split, "Split each class's indices separately"),
+        (_split_with_int, "use `round()`"),
+        (_split_swapped, "in that order"),
+    ],
+    "01.3": [
+        (_split_on_spaces, "rsplit(maxsplit=1)"),
+        (_no_range_check, "was accepted"),
+        (_float_label, "not a whole number"),
+    ],
 }

@@ -4,7 +4,7 @@ import torch
 from torchvision.transforms import v2
 
 
-def channel_stats(images):
+def pixel_stats(images):
     pixels = images.float() / 255                                # (N, 3, H, W) in 0..1
     return pixels.mean(dim=(0, 2, 3)), pixels.std(dim=(0, 2, 3))
 
@@ -34,7 +34,7 @@ class Cutout(v2.Transform):
         return out
 
 
-SOLUTIONS = {"02.1": channel_stats, "02.2": cifar_augment, "02.3": Cutout}
+SOLUTIONS = {"02.1": pixel_stats, "02.2": cifar_augment, "02.3": Cutout}
 
 
 def _stats_in_bytes(images):
@@ -60,8 +60,27 @@ class _CutoutDrawnPerInput(Cutout):
         return super().transform(inpt, self.make_params([inpt]))
 
 
+class _CutoutMayLeave(Cutout):
+    def make_params(self, flat_inputs):                          # the hole may start too close to the edge
+        height, width = v2.query_size(flat_inputs)
+        return {"top": int(torch.randint(0, height, ())), "left": int(torch.randint(0, width, ()))}
+
+
+def _pad_then_crop():
+    return v2.Compose([v2.Pad(4, padding_mode="reflect"), v2.RandomCrop(32), v2.RandomHorizontalFlip(),
+                       v2.ToDtype(torch.float32, scale=True)])
+
+
 MISTAKES = {
     "02.1": [(_stats_in_bytes, "0..255 units"), (_mean_of_image_stds, "mean of each image's own std")],
     "02.2": [(_zero_padding, "padding_mode=\"reflect\""), (_no_flip, "RandomHorizontalFlip")],
-    "02.3": [(_CutoutDrawnPerInput, "draw the position once per call in `make_params`")],
+    "02.3": [
+        (_CutoutDrawnPerInput, "draw the position once per call in `make_params`"),
+        (_CutoutMayLeave, "wholly inside the image"),
+    ],
+}
+
+#: Correct answers written another way: the checks must accept them too.
+ALTERNATIVES = {
+    "02.2": [_pad_then_crop],
 }

@@ -57,8 +57,22 @@ def _blocks_floor(n, worker_id, num_workers):
     return range(worker_id * size, (worker_id + 1) * size)
 
 
+def _collate_first_size(samples):
+    _, height, width = samples[0][0].shape                       # the first image is not always the largest
+    batch = torch.zeros(len(samples), samples[0][0].shape[0], height, width)
+    for i, (image, _) in enumerate(samples):
+        h, w = image.shape[1:]
+        top, left = (height - h) // 2, (width - w) // 2
+        batch[i, :, top:top + h, left:left + w] = image
+    return batch, torch.tensor([label for _, label in samples])
+
+
 MISTAKES = {
-    "03.1": [(_collate_top_left, "sits in the top-left corner"), (_collate_label_list, "one int64 tensor")],
+    "03.1": [
+        (_collate_top_left, "sits in the top-left corner"),
+        (_collate_label_list, "one int64 tensor"),
+        (_collate_first_size, "the largest height and the largest width"),
+    ],
     "03.2": [(_weights_per_class, "one per sample"), (_weights_by_count, "the common class got more weight")],
     "03.3": [(_blocks_floor, "the remainder is lost")],
 }

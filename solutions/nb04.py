@@ -67,8 +67,30 @@ def _init_every_weight(m):
         nn.init.normal_(m.weight)                                       # also "initialises" BatchNorm's scale
 
 
+def _relu_input_means(model, images):
+    means, handles = {}, []
+    for name, module in model.named_modules():
+        if isinstance(module, nn.ReLU):
+            handles.append(module.register_forward_hook(
+                lambda m, inputs, out, name=name: means.__setitem__(name, inputs[0].mean().item())))
+    model(images)
+    for handle in handles:
+        handle.remove()
+    return means
+
+
+def _init_uniform(m):
+    if isinstance(m, (nn.Conv2d, nn.Linear)):
+        nn.init.kaiming_uniform_(m.weight, a=0.2, nonlinearity="leaky_relu")
+        nn.init.zeros_(m.bias)
+
+
 MISTAKES = {
     "04.1": [(_no_flatten, "add `nn.Flatten()`")],
-    "04.2": [(_relu_means_hooks_left, "handle.remove()")],
-    "04.3": [(_init_relu_gain, "that is ReLU's gain"), (_init_every_weight, "initialise only Conv2d and Linear")],
+    "04.2": [(_relu_means_hooks_left, "handle.remove()"), (_relu_input_means, "Record `output.mean().item()`")],
+    "04.3": [
+        (_init_relu_gain, "that is ReLU's gain"),
+        (_init_every_weight, "initialise only Conv2d and Linear"),
+        (_init_uniform, "they are uniform"),
+    ],
 }

@@ -23,6 +23,7 @@ def bce_with_logits(z, y):
 
 
 def balanced_alpha(targets, num_classes):
+    targets = torch.as_tensor(targets)                           # a list of labels works too
     counts = torch.bincount(targets, minlength=num_classes).float()
     empty = (counts == 0).nonzero().flatten().tolist()
     if empty:
@@ -61,9 +62,40 @@ def _alpha_frequency(targets, num_classes):
     return torch.bincount(targets, minlength=num_classes).float() / len(targets)
 
 
+def _bce_builtin(z, y):
+    return F.binary_cross_entropy_with_logits(z, y)
+
+
+def _bce_without_abs(z, y):
+    return (torch.log1p(torch.exp(z)) - z * y).mean()           # exp(200) overflows
+
+
+def _alpha_unnamed_error(targets, num_classes):
+    counts = torch.bincount(torch.as_tensor(targets), minlength=num_classes).float()
+    if (counts == 0).any():
+        raise ValueError("a class has no samples")
+    return len(targets) / (num_classes * counts)
+
+
+def _alpha_tensor_only(targets, num_classes):
+    counts = targets.bincount(minlength=num_classes).float()    # a list has no .bincount
+    if (counts == 0).any():
+        raise ValueError(f"classes {(counts == 0).nonzero().flatten().tolist()} have no samples")
+    return len(targets) / (num_classes * counts)
+
+
 MISTAKES = {
     "05.1": [(_gradients_of_the_mean, "4 times too small")],
     "05.2": [(_smoothing_over_the_others, "spreads it over all C"), (_one_hot_only, "label_smoothing=0.1")],
-    "05.3": [(_bce_through_sigmoid, "F.logsigmoid(z)")],
-    "05.4": [(_alpha_inverse_count, "instead of N = 100"), (_alpha_frequency, "the most common class")],
+    "05.3": [
+        (_bce_through_sigmoid, "F.logsigmoid(z)"),
+        (_bce_builtin, "write the formula yourself"),
+        (_bce_without_abs, "`exp` overflows"),
+    ],
+    "05.4": [
+        (_alpha_inverse_count, "instead of N = 100"),
+        (_alpha_frequency, "the most common class"),
+        (_alpha_unnamed_error, "name the empty class"),
+        (_alpha_tensor_only, "torch.as_tensor(targets)"),
+    ],
 }

@@ -2,7 +2,7 @@
 
 import math
 
-from torch.optim.lr_scheduler import LambdaLR
+from torch.optim.lr_scheduler import CosineAnnealingLR, LambdaLR, LinearLR, SequentialLR
 
 
 def momentum_step(param, grad, buf, lr, momentum):
@@ -47,8 +47,30 @@ def _warmup_from_zero(optimizer, warmup_steps, total_steps):
     return LambdaLR(optimizer, factor)
 
 
+def _lambda_returns_rate(optimizer, warmup_steps, total_steps):
+    base = optimizer.param_groups[0]["lr"]
+    return LambdaLR(optimizer, lambda step: base * warmup_cosine_factor(step, warmup_steps, total_steps))
+
+
+def warmup_cosine_factor(step, warmup_steps, total_steps):
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    return 0.5 * (1 + math.cos(math.pi * (step - warmup_steps) / (total_steps - warmup_steps)))
+
+
+def _sequential(optimizer, warmup_steps, total_steps):
+    warmup = LinearLR(optimizer, start_factor=1 / warmup_steps, total_iters=warmup_steps - 1)
+    cosine = CosineAnnealingLR(optimizer, T_max=total_steps - warmup_steps)
+    return SequentialLR(optimizer, [warmup, cosine], milestones=[warmup_steps])
+
+
 MISTAKES = {
     "06.1": [(_momentum_dampened, "dampening")],
     "06.2": [(_decay_by_name, "norm layer's scale")],
-    "06.3": [(_warmup_from_zero, "the first step used lr = 0")],
+    "06.3": [(_warmup_from_zero, "the first step used lr = 0"), (_lambda_returns_rate, "return the factor")],
+}
+
+#: Correct answers written another way: the checks must accept them too.
+ALTERNATIVES = {
+    "06.3": [_sequential],
 }

@@ -1,5 +1,6 @@
 """Notebook 07, the training loop: evaluate, one training epoch, early stopping's rule."""
 
+import numpy as np
 import torch
 
 
@@ -106,9 +107,32 @@ def _compare_with_last_epoch(val_losses, patience):
     return worse >= patience
 
 
+def _tie_is_improvement(val_losses, patience):
+    if not val_losses:
+        return False
+    best = max(i for i, loss in enumerate(val_losses) if loss == min(val_losses))   # the last of equal minima
+    return len(val_losses) - 1 - best >= patience
+
+
+def _numpy_rule(val_losses, patience):
+    return len(val_losses) > 0 and np.int64(len(val_losses)) - 1 - np.argmin(val_losses) >= patience
+
+
 MISTAKES = {
-    "07.1": [(_evaluate_unweighted, "Weight each batch by its size"), (_evaluate_in_train_mode, "model.eval()"),
-             (_evaluate_with_gradients, "torch.no_grad()")],
+    "07.1": [
+        (_evaluate_unweighted, "Weight each batch by its size"),
+        (_evaluate_in_train_mode, "ran in train mode"),
+        (_evaluate_with_gradients, "built autograd graphs"),
+    ],
     "07.2": [(_train_in_eval_mode, "call `model.train()`")],
-    "07.3": [(_stop_one_early, "you stop one epoch early"), (_compare_with_last_epoch, "the best loss so far")],
+    "07.3": [
+        (_stop_one_early, "you stop one epoch early"),
+        (_compare_with_last_epoch, "the best loss so far"),
+        (_tie_is_improvement, "a loss equal to the best is not an improvement"),
+    ],
+}
+
+#: Correct answers written another way: the checks must accept them too.
+ALTERNATIVES = {
+    "07.3": [_numpy_rule],
 }

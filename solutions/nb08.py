@@ -58,8 +58,32 @@ def _zero_grad_inside(model, micro_batches, loss_fn, optimizer):
     optimizer.step()
 
 
+def _bytes_with_step(model):
+    params = list(model.parameters())
+    return sum(p.numel() for p in params) * 16 + 4 * len(params)   # Adam's step counters, measured
+
+
+def _no_zero_grad(model, micro_batches, loss_fn, optimizer):
+    for images, labels in micro_batches:
+        (loss_fn(model(images), labels) / len(micro_batches)).backward()
+    optimizer.step()
+
+
+def _one_big_batch(model, micro_batches, loss_fn, optimizer):
+    images = torch.cat([x for x, _ in micro_batches])
+    labels = torch.cat([y for _, y in micro_batches])
+    optimizer.zero_grad()
+    loss_fn(model(images), labels).backward()
+    optimizer.step()
+
+
 MISTAKES = {
     "08.1": [(_to_device_unassigned, "returns a new tensor"), (_to_device_top_level, "recursion")],
-    "08.2": [(_bytes_without_adam, "without Adam's state")],
-    "08.3": [(_accumulate_without_dividing, "4 times too large"), (_zero_grad_inside, "only the last micro-batch")],
+    "08.2": [(_bytes_without_adam, "without Adam's state"), (_bytes_with_step, "Adam\'s `step` counters")],
+    "08.3": [
+        (_accumulate_without_dividing, "4 times too large"),
+        (_zero_grad_inside, "only the last micro-batch"),
+        (_no_zero_grad, "left from an earlier step"),
+        (_one_big_batch, "the model saw batches of [16]"),
+    ],
 }

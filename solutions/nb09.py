@@ -66,9 +66,43 @@ def _save_leaving_tmp(obj, path):
     os.replace(tmp, path)
 
 
+def _strip_with_lstrip(state_dict, prefix):
+    return {key.lstrip(prefix): value for key, value in state_dict.items()}
+
+
+def _strip_in_place(state_dict, prefix):
+    for key in list(state_dict):
+        state_dict[key.removeprefix(prefix)] = state_dict.pop(key)
+    return state_dict
+
+
+def _load_positional(path, model):
+    checkpoint = torch.load(path, "cpu", weights_only=True)    # map_location, given by position
+    model.load_state_dict(checkpoint["model"])
+    model.eval()
+    return checkpoint["epoch"]
+
+
+def _strip_cloning(state_dict, prefix):
+    return {key.removeprefix(prefix): value.clone() for key, value in state_dict.items()}
+
+
 MISTAKES = {
-    "09.1": [(_load_whole_file, "checkpoint[\"model\"]"), (_load_without_eval, "model.eval()"),
-             (_load_without_map_location, "map_location")],
-    "09.2": [(_strip_with_replace, "removeprefix")],
+    "09.1": [
+        (_load_whole_file, "checkpoint[\"model\"]"),
+        (_load_without_eval, "model.eval()"),
+        (_load_without_map_location, "was called without `map_location`"),
+    ],
+    "09.2": [
+        (_strip_with_replace, "removeprefix"),
+        (_strip_with_lstrip, "`lstrip` removes any"),
+        (_strip_in_place, "the caller\'s dict changed"),
+    ],
     "09.3": [(_save_in_place, "no longer loads"), (_save_leaving_tmp, "left ['last.tmp'] behind")],
+}
+
+#: Correct answers written another way: the checks must accept them too.
+ALTERNATIVES = {
+    "09.1": [_load_positional],
+    "09.2": [_strip_cloning],
 }

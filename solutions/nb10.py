@@ -60,8 +60,53 @@ def _resize_straight_to_224():
                        v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
 
 
+def _head_after_head(model, num_classes):
+    return nn.Sequential(model, nn.Linear(1000, num_classes))
+
+
+def _whole_classifier(model, num_classes):
+    if isinstance(getattr(model, "fc", None), nn.Linear):
+        model.fc = nn.Linear(model.fc.in_features, num_classes)
+    else:
+        model.classifier = nn.Linear(model.classifier[0].in_features, num_classes)   # drops the hidden layer
+    return model
+
+
+def _sgd_optimizer(model, num_classes, lr):
+    freeze(model)
+    model.fc = nn.Linear(model.fc.in_features, num_classes)
+    return torch.optim.SGD(model.fc.parameters(), lr=lr)
+
+
+def _momentum_zero(model, num_classes, lr):
+    model.requires_grad_(False)
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.momentum = 0.0                                # statistics kept, but batches still normalised
+    model.fc = nn.Linear(model.fc.in_features, num_classes)
+    return torch.optim.AdamW(model.fc.parameters(), lr=lr)
+
+
+def _weights_transforms():
+    from torchvision.models import ResNet18_Weights
+    return ResNet18_Weights.DEFAULT.transforms()
+
+
 MISTAKES = {
-    "10.1": [(_head_added_beside, "`add_module`")],
-    "10.2": [(_freeze_with_requires_grad_only, "running mean"), (_optimizer_over_everything, "only the trainable")],
-    "10.3": [(_without_normalize, "v2.Normalize"), (_resize_straight_to_224, "v2.CenterCrop(224)")],
+    "10.1": [
+        (_head_added_beside, "`add_module`"),
+        (_head_after_head, "still has its 1000-class layer"),
+        (_whole_classifier, "keep the rest of the head"),
+    ],
+    "10.2": [
+        (_freeze_with_requires_grad_only, "running mean"),
+        (_optimizer_over_everything, "only the trainable"),
+        (_sgd_optimizer, "return an `AdamW`"),
+        (_momentum_zero, "is in train mode"),
+    ],
+    "10.3": [
+        (_without_normalize, "v2.Normalize"),
+        (_resize_straight_to_224, "v2.CenterCrop(224)"),
+        (_weights_transforms, "spell it out"),
+    ],
 }

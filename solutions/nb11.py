@@ -35,13 +35,13 @@ SOLUTIONS = {"11.1": GradNormCallback, "11.2": read_scalar, "11.3": tb_smooth}
 class _NormsAdded(GradNormCallback):
     def on_batch_end(self, step, loss, n, lr):
         if step % self.every == 0:
-            total = sum(p.grad.norm().item() for p in self.model.parameters())
+            total = sum(p.grad.norm().item() for p in self.model.parameters() if p.grad is not None)
             self.writer.add_scalar("grads/norm", total, step)
 
 
 class _EveryStep(GradNormCallback):
     def on_batch_end(self, step, loss, n, lr):
-        grads = [p.grad for p in self.model.parameters()]
+        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
         self.writer.add_scalar("grads/norm", torch.nn.utils.get_total_norm(grads).item(), step)
 
 
@@ -67,8 +67,33 @@ def _smooth_from_first_value(values, weight):
     return smoothed
 
 
+def _smooth_from_zero_index(values, weight):
+    last, smoothed = 0.0, []
+    for i, value in enumerate(values):
+        last = last * weight + (1 - weight) * value
+        smoothed.append(last / (1 - weight**i))
+    return smoothed
+
+
+class _Flushing(GradNormCallback):
+    def on_batch_end(self, step, loss, n, lr):
+        if step % self.every == 0:
+            norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), float("inf"))
+            self.writer.add_scalar(tag="grads/norm", scalar_value=norm.item(), global_step=step)
+            self.writer.flush()
+
+
 MISTAKES = {
     "11.1": [(_NormsAdded, "you added the parameters' norms"), (_EveryStep, "you logged at every step")],
     "11.2": [(_read_sampled, "size_guidance")],
-    "11.3": [(_smooth_without_correction, "divides by 1 - w^i"), (_smooth_from_first_value, "TensorBoard starts at 0")],
+    "11.3": [
+        (_smooth_without_correction, "pulled towards 0"),
+        (_smooth_from_first_value, "TensorBoard starts at 0"),
+        (_smooth_from_zero_index, "counts from 1"),
+    ],
+}
+
+#: Correct answers written another way: the checks must accept them too.
+ALTERNATIVES = {
+    "11.1": [_Flushing],
 }

@@ -399,6 +399,8 @@ GOOD_MARKDOWN = [
                                   GOOD_MARKDOWN[1])),
     (structure_problems, notebook(GOOD_MARKDOWN[0], {"cell_type": "markdown", "source": "## Summary\n**Next:** x"})),
     (structure_problems, notebook(*GOOD_MARKDOWN, {"cell_type": "markdown", "source": "### Open-ended"})),
+    (structure_problems, notebook(GOOD_MARKDOWN[0], {"cell_type": "markdown", "source": "## Exercises"},
+                                  {"cell_type": "markdown", "source": "## Summary\n**Next:** x"})),
     (version_dependent_output, notebook(code("print(torch.__version__)", outputs=[stdout("2.14.1+cu130\n")]))),
     (version_dependent_output, notebook(code("w()", outputs=[stdout("UserWarning: ToTensor is deprecated\n")]))),
     (version_dependent_output, notebook(code("print(str(caught[0].message).split('.')[0])", outputs=[stdout("x\n")]))),

@@ -1,25 +1,33 @@
-"""The machinery behind the notebooks' checked exercises: a registry of checks and one call to run one.
+"""The machinery behind the notebooks' checked exercises: run one check, and call the learner's code safely.
 
-A check receives what the learner wrote (a function, a class or a value), tries it on inputs of
-its own, and either returns a short confirmation or raises :class:`Hint` with a message that says
-what is wrong and what to look at. The learner's code is always called through :func:`call`, so
-an exception inside it becomes a message that names the exercise instead of a traceback from
-inside the checker.
+A check is a function that receives what the learner wrote (a function, a class or a value), tries
+it on inputs of its own, and either returns a short confirmation or raises :class:`Hint` with a
+message that says what is wrong and what to look at. The learner's code is always called through
+:func:`call`, so an exception inside it becomes a message that names the exercise instead of a
+traceback from inside the checker. Each ``nbNN`` module lists its checks in a ``CHECKS`` dict;
+``helpers.exercises`` collects them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import inspect
+import numbers
+import random
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 import torch
 
 Status = Literal["correct", "wrong", "unanswered"]
 Check = Callable[[Any], str]
 
-_CHECKS: dict[str, Check] = {}
 _MARKS = {"correct": "✔ correct", "wrong": "✘ not yet", "unanswered": "… not answered yet"}
+_UNANSWERED = "replace `raise NotImplementedError` above with your code, run that cell, then this one."
+CHECK_FAILED = "checking your answer failed with"
 
 
 class Hint(Exception):
@@ -27,12 +35,12 @@ class Hint(Exception):
 
 
 class NotAnswered(Exception):
-    """Raised by :func:`call` when the learner's stub still raises ``NotImplementedError``."""
+    """Raised by :func:`call` when the learner's stub still raises its ``NotImplementedError``."""
 
 
 @dataclass(frozen=True)
 class CheckResult:
-    """What :func:`check_exercise` found: truthy only when the answer is correct.
+    """What a check found: truthy only when the answer is correct.
 
     Its ``repr`` is the message, so a check cell that ends with ``check_exercise(...)`` shows it.
     """
@@ -48,62 +56,64 @@ class CheckResult:
         return f"Exercise {self.exercise}, {_MARKS[self.status]}: {self.message}"
 
 
-def exercise(exercise_id: str) -> Callable[[Check], Check]:
-    """Register a check under an id ``"NN.k"``: notebook ``NN``, exercise ``k``."""
-    notebook, _, number = exercise_id.partition(".")
-    if not (len(notebook) == 2 and notebook.isdigit() and number.isdigit()):
-        raise ValueError(f"exercise ids look like '05.2', got {exercise_id!r}")
+@contextmanager
+def _sandbox() -> Iterator[None]:
+    """Run a check without touching the learner's session: random states and grad mode are restored.
 
-    def register(check: Check) -> Check:
-        if exercise_id in _CHECKS:
-            raise ValueError(f"exercise {exercise_id} is registered twice")
-        _CHECKS[exercise_id] = check
-        return check
-
-    return register
-
-
-def exercise_ids(notebook: str | None = None) -> list[str]:
-    """The registered ids in order, all of them or those of one notebook (``"05"``)."""
-    return sorted((i for i in _CHECKS if notebook is None or i.startswith(f"{notebook}.")),
-                  key=lambda i: (i[:2], int(i[3:])))
+    Checks seed what they draw, and their own ``backward()`` calls need gradients even when the
+    notebook turned them off.
+    """
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    try:
+        with torch.random.fork_rng(devices=[]), torch.enable_grad():
+            yield
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
 
 
-def check_exercise(exercise_id: str, answer: Any) -> CheckResult:
-    """Check a learner's answer to one exercise.
+def run_check(exercise_id: str, check: Check, answer: Any) -> CheckResult:
+    """Run ``check`` on ``answer`` and turn its outcome into a :class:`CheckResult`.
 
     Args:
-        exercise_id: ``"NN.k"``, as printed above the exercise in notebook ``NN``.
-        answer: The function, class or value the exercise asks for. ``...`` (the placeholder)
-            or a function that still raises ``NotImplementedError`` counts as not answered.
+        exercise_id: ``"NN.k"``, for the message.
+        check: The exercise's check.
+        answer: What the learner wrote; ``...`` counts as not answered.
 
     Returns:
-        A :class:`CheckResult`; a notebook cell ending with this call shows its message.
-
-    Example:
-        >>> check_exercise("00.1", accuracy)
-        Exercise 00.1, ✔ correct: ...
+        ``correct`` with the check's confirmation, ``unanswered``, or ``wrong`` with the hint.
     """
-    if exercise_id not in _CHECKS:
-        raise KeyError(f"no exercise {exercise_id!r}; the exercises are {', '.join(exercise_ids())}")
     if answer is ...:
         return CheckResult(exercise_id, "unanswered", "replace the `...` above with your answer, run that cell, "
                                                       "then this one.")
     try:
-        with torch.random.fork_rng(devices=[]):                  # checks seed their own draws; the learner's
-            message = _CHECKS[exercise_id](answer)                # random state is restored afterwards
+        with _sandbox():
+            message = check(answer)
     except NotAnswered:
-        return CheckResult(exercise_id, "unanswered", "replace `raise NotImplementedError` above with your code, "
-                                                      "run that cell, then this one.")
+        return CheckResult(exercise_id, "unanswered", _UNANSWERED)
     except Hint as hint:
         return CheckResult(exercise_id, "wrong", str(hint))
-    except Exception as error:  # an answer of the wrong kind (a value for a function, ...)
-        return CheckResult(exercise_id, "wrong", f"checking your answer failed with {type(error).__name__}: "
-                                                 f"{error}. Is it the kind of thing the exercise asks for?")
+    except Exception as error:  # an answer of another kind than asked (a value for a function, ...), or a bug here
+        return CheckResult(exercise_id, "wrong", f"{CHECK_FAILED} {type(error).__name__}: {error}. Is your answer "
+                                                 "the kind of thing the exercise asks for? If it is, and it looks "
+                                                 "right, this may be a bug in the check: please report it.")
     return CheckResult(exercise_id, "correct", message)
 
 
-def call(answer: Any, *args: Any, hints: Iterable[tuple[str, str]] = (), **kwargs: Any) -> Any:
+def _source_files(answer: Any) -> set[str]:
+    """The files holding the learner's code: a function's, a method's, or every method's of a class."""
+    target = answer if inspect.isclass(answer) or inspect.isroutine(answer) else type(answer)
+    functions = [getattr(f, "__func__", f) for f in vars(target).values()] if inspect.isclass(target) else [target]
+    return {f.__code__.co_filename for f in (getattr(f, "__func__", f) for f in functions) if hasattr(f, "__code__")}
+
+
+def _raised_by_stub(error: NotImplementedError, answer: Any) -> bool:
+    """True when the innermost frame is in the learner's own code (the stub), not in a library."""
+    frames = traceback.extract_tb(error.__traceback__)
+    return bool(frames) and frames[-1].filename in _source_files(answer)
+
+
+def call(answer: Any, *args: Any, hints: Iterable[tuple[str, str]] = (), returns: bool = True, **kwargs: Any) -> Any:
     """Call the learner's function or class; turn what it raises into a :class:`Hint`.
 
     Args:
@@ -111,33 +121,73 @@ def call(answer: Any, *args: Any, hints: Iterable[tuple[str, str]] = (), **kwarg
         *args, **kwargs: Passed to it.
         hints: ``(text, hint)`` pairs: when the error message contains ``text``, ``hint`` is added,
             for the mistakes whose error message is known (a shape mismatch, a missing key).
+        returns: Whether the answer must return something; ``None`` then means a forgotten ``return``.
+
+    Returns:
+        What the answer returned.
 
     Raises:
-        NotAnswered: When it raises ``NotImplementedError`` (the stub is still there).
-        Hint: For any other exception, naming it.
+        NotAnswered: When the stub's own ``raise NotImplementedError`` is still there.
+        Hint: For any other exception, naming it, and for a missing return value.
     """
     if not callable(answer):
         raise Hint(f"the exercise asks for a function or a class, and got {type(answer).__name__} {answer!r:.60}")
     try:
-        return answer(*args, **kwargs)
+        result = answer(*args, **kwargs)
     except NotImplementedError as error:
-        raise NotAnswered from error
+        if _raised_by_stub(error, answer):
+            raise NotAnswered from error
+        raise Hint(f"your code reached a NotImplementedError raised inside PyTorch ({error or 'no message'}): a "
+                   "method PyTorch expects is missing or misnamed (`make_params` and `transform` for a "
+                   "`v2.Transform`, `forward` for an `nn.Module`), or an operation got a dtype it does not "
+                   "support") from error
     except Exception as error:  # whatever the learner's code raises is reported, not re-raised
         text = f"{type(error).__name__}: {error}"
         extra = [hint for needle, hint in hints if needle in text]
         raise Hint(f"your code raised {text.strip()}" + (f". Hint: {' '.join(extra)}" if extra else "")) from error
+    if returns and result is None:
+        raise Hint("your function returned None: is a `return` missing?")
+    return result
 
 
 def expect(condition: bool, hint: str) -> None:
-    """Raise :class:`Hint` with ``hint`` unless ``condition`` holds."""
+    """Raise :class:`Hint` with ``hint`` unless ``condition`` holds.
+
+    Args:
+        condition: What must hold.
+        hint: The message for the learner when it does not.
+    """
     if not condition:
         raise Hint(hint)
 
 
 def number(value: Any, what: str) -> float:
-    """``value`` as a float, or a :class:`Hint` that says a Python number was expected."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        kind = f"a tensor of shape {tuple(value.shape)}" if hasattr(value, "shape") else type(value).__name__
+    """``value`` as a float; a :class:`Hint` when it is not a plain number (a tensor, a list, ...).
+
+    Args:
+        value: What the learner returned; Python and NumPy numbers are accepted.
+        what: What it is, for the message ("the accuracy").
+
+    Returns:
+        ``float(value)``.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.integer, np.floating)):
+        kind = f"a tensor of shape {tuple(value.shape)}" if isinstance(value, torch.Tensor) else type(value).__name__
         raise Hint(f"{what} should be a Python number, and is {kind}"
-                   + (": `.item()` turns a one-element tensor into one" if hasattr(value, "item") else ""))
+                   + (": `.item()` turns a one-element tensor into one" if isinstance(value, torch.Tensor) else ""))
     return float(value)
+
+
+def pair(value: Any, what: str) -> tuple[Any, Any]:
+    """``value`` as a 2-tuple; a :class:`Hint` naming ``what`` (``"(train, val)"``) when it is not a pair.
+
+    Args:
+        value: What the learner returned.
+        what: The pair expected, for the message.
+
+    Returns:
+        The two items.
+    """
+    expect(isinstance(value, (tuple, list)) and len(value) == 2, f"return a pair: {what}; got "
+           f"{type(value).__name__}" + (f" of length {len(value)}" if isinstance(value, (tuple, list)) else ""))
+    return value[0], value[1]

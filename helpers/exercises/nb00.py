@@ -8,10 +8,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from helpers.exercises.core import Hint, call, exercise, expect, number
+from helpers.exercises.core import Check, Hint, call, expect, number
+from helpers.exercises.probes import ModeProbe
 
 
-@exercise("00.1")
 def accuracy(answer: Any) -> str:
     """``accuracy(logits, targets) -> float``: the share of rows whose largest logit is the target."""
     g = torch.Generator().manual_seed(0)
@@ -31,7 +31,6 @@ def accuracy(answer: Any) -> str:
     return "`(logits.argmax(1) == targets).float().mean().item()` is the quickstart's accuracy."
 
 
-@exercise("00.2")
 def train_step(answer: Any) -> str:
     """``train_step(model, images, labels, loss_fn, optimizer) -> float``: the five calls of one step."""
     torch.manual_seed(0)
@@ -61,7 +60,8 @@ def train_step(answer: Any) -> str:
     mine, losses = run(lambda *a: call(answer, *a[:5]), 2)
     first = number(losses[0], "the value train_step returns (the batch's loss)")
     expect(not torch.equal(mine.weight, model.weight), "the weights did not change: `optimizer.step()` applies the "
-                                                       "gradients that `loss.backward()` computed, after it")
+           "gradients that `loss.backward()` computed, so it comes after it, with no `zero_grad()` in between "
+           "(that would wipe them)")
     if torch.allclose(mine.weight, piled_up.weight, atol=1e-6):
         raise Hint("the second step went too far: the gradients of the first step were still in `.grad` and were "
                    "added to. Call `optimizer.zero_grad()` before `loss.backward()`")
@@ -72,40 +72,24 @@ def train_step(answer: Any) -> str:
     return "forward, loss, `zero_grad()`, `backward()`, `step()`, and `loss.item()` to report."
 
 
-class _Probe(nn.Module):
-    """Batch norm whose running statistics are far from any batch's: train and eval mode disagree."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(0)
-        self.norm = nn.BatchNorm1d(4)
-        self.norm.running_mean = torch.full((4,), 2.0)
-        self.body = nn.Sequential(nn.Linear(4, 4), self.norm, nn.Linear(4, 3))
-        self.grad_enabled: list[bool] = []
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.grad_enabled.append(torch.is_grad_enabled())
-        return self.body(x)
-
-
-@exercise("00.3")
 def predict(answer: Any) -> str:
     """``predict(model, images) -> LongTensor (N,)``: class indices, in eval mode, without gradients."""
-    model = _Probe()                                             # left in train mode, as after training
+    model = ModeProbe(hidden=4, running_mean=2.0)                # left in train mode, as after training
     images = torch.randn(16, 4, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         model.eval()
         right = model(images).argmax(1)
         in_train_mode = copy.deepcopy(model).train()(images).argmax(1)   # a copy: train mode updates statistics
         model.train()
-    model.grad_enabled.clear()
+    model.calls.clear()
     got = call(answer, model, images)
     expect(isinstance(got, torch.Tensor), f"return a tensor of class indices, not {type(got).__name__}")
     if got.shape == (16, 3):
         raise Hint("you returned the logits, shape (16, 3); return the class of each row: `argmax(dim=1)`")
     expect(got.shape == (16,), f"expected one class index per image, shape (16,), and got {tuple(got.shape)}")
-    expect(not any(model.grad_enabled), "the forward pass ran with gradients on: wrap it in `torch.no_grad()` "
-                                        "(or `torch.inference_mode()`); predictions need no graph")
+    expect(not any(grad for _, grad in model.calls), "the forward pass ran with gradients on: wrap it in "
+                                                     "`torch.no_grad()` (or `torch.inference_mode()`); predictions "
+                                                     "need no graph")
     if torch.equal(got.long(), in_train_mode) and not torch.equal(got.long(), right):
         raise Hint("these are train-mode predictions: batch norm used the batch's statistics. Call `model.eval()` "
                    "before predicting")
@@ -113,3 +97,6 @@ def predict(answer: Any) -> str:
     expect(torch.equal(got, right), "the predictions differ from `model.eval()` + `torch.no_grad()` + "
                                     "`model(images).argmax(1)`")
     return "`model.eval()`, `torch.no_grad()`, `argmax(dim=1)`."
+
+
+CHECKS: dict[str, Check] = {"00.1": accuracy, "00.2": train_step, "00.3": predict}

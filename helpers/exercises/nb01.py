@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from helpers.exercises.core import Hint, call, exercise, expect
+from helpers.exercises.core import Check, Hint, call, expect, pair
 
 
 class _Folder:
@@ -18,6 +18,7 @@ class _Folder:
         self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
         self.targets = [0] * 7 + [1] * 4 + [2] * 2
         self.samples = [(f"{self.classes[t]}/{i}.jpg", t) for i, t in enumerate(self.targets)]
+        self.imgs = self.samples                                 # ImageFolder's older name for samples
         self.loaded = 0
 
     def __len__(self) -> int:
@@ -29,7 +30,6 @@ class _Folder:
         return torch.zeros(3, 8, 8), label
 
 
-@exercise("01.1")
 def class_counts(answer: Any) -> str:
     """``class_counts(dataset) -> dict[str, int]``: images per class name, without loading any image."""
     folder = _Folder()
@@ -44,27 +44,31 @@ def class_counts(answer: Any) -> str:
     return "`Counter(dataset.targets)`, with `dataset.classes` for the names: no image opened."
 
 
-@exercise("01.2")
 def stratified_split(answer: Any) -> str:
     """``stratified_split(targets, val_fraction, seed) -> (train_indices, val_indices)``, every class's share kept."""
     g = torch.Generator().manual_seed(0)
-    targets = [int(t) for t in torch.tensor([0] * 40 + [1] * 25 + [2] * 10)[torch.randperm(75, generator=g)]]
+    labels = torch.tensor([0] * 40 + [1] * 25 + [2] * 10 + [3] * 13)    # 13 * 0.2 = 2.6: round gives 3
+    targets = [int(t) for t in labels[torch.randperm(88, generator=g)]]
     sizes = Counter(targets)
     seen = []
     for seed in range(4):
         got = call(answer, list(targets), 0.2, seed)
-        expect(isinstance(got, (tuple, list)) and len(got) == 2, "return two lists of indices: (train, val)")
-        train, val = ([int(i) for i in part] for part in got)
+        train, val = ([int(i) for i in part] for part in pair(got, "(train, val), two lists of indices"))
         expect(not set(train) & set(val), f"indices {sorted(set(train) & set(val))[:5]} are in both parts: "
                                           "each index goes to exactly one")
-        expect(sorted(train + val) == list(range(75)), "train and val together must hold every index 0..74 once; "
+        expect(sorted(train + val) == list(range(88)), "train and val together must hold every index 0..87 once; "
                                                        "these are indices into the dataset, not labels")
+        expect(len(train) > len(val), f"train has {len(train)} indices and val {len(val)}: return (train, val), "
+                                      "in that order")
         for c, n in sizes.items():
-            in_val = sum(targets[i] == c for i in val)
-            expect(abs(in_val - 0.2 * n) < 1, f"class {c} has {n} images and {in_val} of them in val (seed {seed}); "
-                   f"20 % is {0.2 * n:g}. Split each class's indices separately, then join them")
+            in_val, want = sum(targets[i] == c for i in val), round(n * 0.2)
+            if abs(in_val - 0.2 * n) < 1 and in_val != want:
+                raise Hint(f"class {c} has {n} images and {in_val} of them in val; {n} x 0.2 = {0.2 * n:g}, which "
+                           f"rounds to {want}: use `round()`, not `int()` (which cuts the decimals off)")
+            expect(in_val == want, f"class {c} has {n} images and {in_val} of them in val (seed {seed}); 20 % is "
+                   f"{0.2 * n:g}, so {want}. Split each class's indices separately, then join them")
         seen.append(sorted(val))
-    again = call(answer, list(targets), 0.2, 0)
+    again = pair(call(answer, list(targets), 0.2, 0), "(train, val)")
     expect(sorted(int(i) for i in again[1]) == seen[0], "the same seed gave a different split: draw with "
                                                         "`torch.Generator().manual_seed(seed)`")
     expect(len({tuple(v) for v in seen}) > 1, "every seed gave the same val set: shuffle each class's indices with "
@@ -72,18 +76,20 @@ def stratified_split(answer: Any) -> str:
     return "every class keeps its share, and the seed makes the split repeatable."
 
 
-@exercise("01.3")
 def parse_labels_line(answer: Any) -> str:
     """``parse_labels_line(line, num_classes) -> (path, label)``: one line of a labels file, or a clear ValueError."""
     for line, expected in [("ants/0013035.jpg 0\n", ("ants/0013035.jpg", 0)),
                            ("  bees/16838648_415acd9e3f.jpg 1  ", ("bees/16838648_415acd9e3f.jpg", 1)),
                            ("my photos/bee 2.jpg 1", ("my photos/bee 2.jpg", 1))]:
         got = call(answer, line, 2, hints=[("too many values to unpack", "a file name may contain spaces: split "
-                                            "once, from the right: `line.rsplit(maxsplit=1)`.")])
+                                            "once, from the right: `line.rsplit(maxsplit=1)`."),
+                                           ("ValueError", f"{line.strip()!r} is a valid line: the path may contain "
+                                            "spaces, the label is what follows the last one.")])
         expect(tuple(got) == expected, f"{line!r} should give {expected}, and gave {got!r}"
                + (": the label is an int" if isinstance(got, tuple) and got and got[-1] == str(expected[1]) else ""))
     for bad, why in [("ants/1.jpg", "has no label"), ("ants/1.jpg x", "has a label that is not a number"),
                      ("ants/1.jpg 2", "has label 2 with 2 classes (0 and 1)"),
+                     ("ants/1.jpg 1.5", "has a label that is not a whole number"),
                      ("ants/1.jpg -1", "has a negative label")]:
         try:
             got = answer(bad, 2)
@@ -96,3 +102,6 @@ def parse_labels_line(answer: Any) -> str:
                        "the line instead") from error
         raise Hint(f"{bad!r} {why}, and was accepted as {got!r}: raise a ValueError that names the line")
     return "spaces in names, surrounding whitespace, and a ValueError naming each bad line."
+
+
+CHECKS: dict[str, Check] = {"01.1": class_counts, "01.2": stratified_split, "01.3": parse_labels_line}

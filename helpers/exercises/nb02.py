@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torch.nn import functional as F
 from torchvision import tv_tensors
 
-from helpers.exercises.core import Hint, call, exercise, expect
+from helpers.exercises.core import Check, Hint, call, expect
 
 
-@exercise("02.1")
-def channel_stats(answer: Any) -> str:
-    """``channel_stats(images) -> (mean, std)``: per channel, over every pixel of every image, in 0..1 units."""
+def pixel_stats(answer: Any) -> str:
+    """``pixel_stats(images) -> (mean, std)``: per channel, over every pixel of every image, in 0..1 units."""
     g = torch.Generator().manual_seed(0)
     # Images of different brightness: the spread between images is part of the data's spread.
     brightness = torch.tensor([30.0, 110.0, 190.0, 60.0]).view(4, 1, 1, 1)
@@ -38,43 +38,59 @@ def channel_stats(answer: Any) -> str:
     return "over `dim=(0, 2, 3)`, in 0..1 units: what `v2.Normalize` needs."
 
 
-@exercise("02.2")
 def cifar_augment(answer: Any) -> str:
     """``cifar_augment() -> transform``: reflect-padded random crop, horizontal flip, float32 in 0..1."""
     transform = call(answer)
     expect(callable(transform), f"return the transform (a `v2.Compose`), not {type(transform).__name__}")
-    image = torch.full((3, 32, 32), 200, dtype=torch.uint8)
-    image[:, :, 16:] = 60                                        # bright left half, dark right half
-    image[:, ::2] += 20                                          # and stripes, so that a shift shows
+    rows, cols = torch.meshgrid(torch.arange(32), torch.arange(32), indexing="ij")
+    # Every pixel different and none 0: each draw shows where it was cut from, and zero padding shows.
+    image = torch.stack([8 * rows + 4, 8 * cols + 4, torch.full_like(rows, 100)]).to(torch.uint8)   # (3, 32, 32)
+    windows = {}
+    for name, padded in (("reflect", F.pad(image.float()[None], [4] * 4, mode="reflect")[0]),
+                         ("zeros", F.pad(image.float()[None], [4] * 4)[0])):
+        for dy in range(9):
+            for dx in range(9):
+                window = padded[:, dy:dy + 32, dx:dx + 32] / 255
+                windows[(name, dy, dx, False)], windows[(name, dy, dx, True)] = window, window.flip(-1)
     torch.manual_seed(0)
-    draws = [transform(image.clone()) for _ in range(64)]
+    draws = [call(transform, image.clone()) for _ in range(64)]
     out = draws[0]
     expect(isinstance(out, torch.Tensor) and out.shape == (3, 32, 32),
            f"each draw should be a (3, 32, 32) tensor; got {getattr(out, 'shape', type(out).__name__)}")
     expect(out.dtype == torch.float32, f"the output is {out.dtype}; end with `v2.ToDtype(torch.float32, scale=True)`")
     if max(float(d.max()) for d in draws) > 1.5:
         raise Hint("values above 1: pass `scale=True` to `v2.ToDtype`, which divides `uint8` by 255")
-    if any(bool((d == 0).any()) for d in draws):
+    expect(min(float(d.min()) for d in draws) >= 0, "values below 0: this pipeline ends at float32 in 0..1, without "
+                                                   "`Normalize` (that comes later, with the dataset's statistics)")
+    found = []
+    for d in draws:
+        match = next((key for key, window in windows.items() if torch.allclose(d, window, atol=1e-6)), None)
+        if match is None:
+            raise Hint("a draw is not a 32 x 32 window of the image padded by 4 reflected pixels (flipped or "
+                       "not): `v2.RandomCrop(32, padding=4, padding_mode=\"reflect\")`, then "
+                       "`v2.RandomHorizontalFlip()`, then `v2.ToDtype(torch.float32, scale=True)`")
+        found.append(match)
+    if any(name == "zeros" for name, *_ in found):              # an unshifted window matches "reflect" first
         raise Hint("zeros appeared at the border: that is constant padding. The exercise asks for "
                    "`padding_mode=\"reflect\"`, which mirrors the image instead")
-    flipped = sum(float(d[:, :, :8].mean()) < float(d[:, :, -8:].mean()) for d in draws)
+    flipped = sum(f for *_, f in found)
     expect(8 <= flipped <= 56, f"{flipped} of 64 draws were flipped: add `v2.RandomHorizontalFlip()` (p=0.5)")
-    plain = image.float() / 255
-    shifted = sum(not torch.equal(d, plain) and not torch.equal(d, plain.flip(-1)) for d in draws)
-    expect(shifted >= 32, f"only {shifted} of 64 draws were moved: add `v2.RandomCrop(32, padding=4, "
-                          "padding_mode=\"reflect\")`")
+    offsets = {(dy, dx) for _, dy, dx, _ in found}
+    expect(len(offsets) > 8, f"the draws came from only {len(offsets)} position(s): add `v2.RandomCrop(32, "
+                             "padding=4, padding_mode=\"reflect\")`")
+    expect(any(dy in (0, 8) or dx in (0, 8) for dy, dx in offsets), "no draw was shifted by 4 pixels: pad by 4 "
+                                                                     "(`padding=4`)")
     return "crop with reflected padding, flip, then float: the standard CIFAR recipe."
 
 
-@exercise("02.3")
 def cutout(answer: Any) -> str:
     """``Cutout(size)``: a ``v2.Transform`` that zeroes one random size x size square, the same in image and mask."""
     transform = call(answer, 6)
     holes = set()
-    for seed in range(6):
+    for seed in range(24):
         torch.manual_seed(seed)
-        image = tv_tensors.Image(torch.full((3, 20, 24), 200, dtype=torch.uint8))
-        mask = tv_tensors.Mask(torch.ones(20, 24, dtype=torch.uint8))
+        image = tv_tensors.Image(torch.full((3, 8, 9), 200, dtype=torch.uint8))
+        mask = tv_tensors.Mask(torch.ones(8, 9, dtype=torch.uint8))
         got = call(transform, image, mask)
         expect(isinstance(got, (tuple, list)) and len(got) == 2, "called with an image and a mask, the transform "
                                                                  "should return both (v2 does that for you)")
@@ -86,7 +102,7 @@ def cutout(answer: Any) -> str:
         rows, cols = cut[0].any(1).nonzero().flatten(), cut[0].any(0).nonzero().flatten()
         expect(int(cut[0].sum()) == 36 and len(rows) == 6 and len(cols) == 6,
                f"the hole is {len(rows)} x {len(cols)} pixels ({int(cut[0].sum())} in all); it should be a 6 x 6 "
-               "square, wholly inside the image")
+               "square, wholly inside the image: `top` from 0 to H - size, `left` from 0 to W - size")
         expect(bool((new_image[~cut] == 200).all()), "pixels outside the hole changed")
         if not torch.equal(new_mask == 0, cut[0]):
             raise Hint("the mask's hole is not where the image's is: draw the position once per call in "
@@ -96,3 +112,6 @@ def cutout(answer: Any) -> str:
     expect(len(holes) > 1, "the hole was in the same place every time: draw `top` and `left` with "
                            "`torch.randint` in `make_params`")
     return "one draw in `make_params`, applied by `transform` to the image and the mask alike."
+
+
+CHECKS: dict[str, Check] = {"02.1": pixel_stats, "02.2": cifar_augment, "02.3": cutout}

@@ -6,15 +6,16 @@ from typing import Any
 
 import torch
 
-from helpers.exercises.core import Hint, call, exercise, expect
+from helpers.exercises.core import Check, Hint, call, expect
 
 
-@exercise("03.1")
 def collate_center(answer: Any) -> str:
     """``collate_center(samples) -> (images, labels)``: pad every image to the largest, centred, with zeros."""
-    sizes = [(10, 14), (6, 7), (9, 14)]                          # (H, W): the batch is (3, 3, 10, 14)
+    sizes = [(6, 7), (10, 9), (9, 14)]                           # (H, W): tallest and widest differ, neither first
     samples = [(torch.full((3, h, w), float(i + 1)), i) for i, (h, w) in enumerate(sizes)]
-    got = call(answer, [(image.clone(), label) for image, label in samples])
+    got = call(answer, [(image.clone(), label) for image, label in samples],
+               hints=[("must match the existing size", "the batch must fit the largest image: take the largest "
+                       "height and the largest width over all samples, not the first image's.")])
     expect(isinstance(got, (tuple, list)) and len(got) == 2, "return a pair: (images, labels)")
     images, labels = got
     expect(isinstance(labels, torch.Tensor) and labels.dtype == torch.int64,
@@ -37,7 +38,6 @@ def collate_center(answer: Any) -> str:
     return "padded to the largest size, centred, labels as one int64 tensor."
 
 
-@exercise("03.2")
 def balanced_weights(answer: Any) -> str:
     """``balanced_weights(targets) -> tensor``: one weight per sample for ``WeightedRandomSampler``, classes equal."""
     targets = [0] * 60 + [1] * 30 + [2] * 10
@@ -58,7 +58,6 @@ def balanced_weights(answer: Any) -> str:
     return "1 / count per sample: every class is drawn equally often."
 
 
-@exercise("03.3")
 def block_for_worker(answer: Any) -> str:
     """``block_for_worker(n, worker_id, num_workers) -> range``: a contiguous block, all blocks covering 0..n-1."""
     for n, workers in [(10, 3), (12, 4), (5, 1), (2, 3)]:
@@ -77,4 +76,7 @@ def block_for_worker(answer: Any) -> str:
         lengths = [len(b) for b in blocks]
         expect(max(lengths) - min(lengths) <= 1, f"block sizes {lengths} for {n} lines: keep them within one line "
                                                  "of each other, so no worker waits for another")
-    return "contiguous blocks, sizes within one, the remainder spread over the first workers."
+    return "contiguous blocks, sizes within one line, every line once."
+
+
+CHECKS: dict[str, Check] = {"03.1": collate_center, "03.2": balanced_weights, "03.3": block_for_worker}

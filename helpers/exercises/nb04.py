@@ -10,8 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from helpers.exercises.core import Hint, call, exercise, expect
-from helpers.models import SmallCNN
+from helpers.exercises.core import Check, Hint, call, expect
 
 
 def _net_forward(layers: Sequence[nn.Module], x: torch.Tensor) -> torch.Tensor:
@@ -23,7 +22,6 @@ def _net_forward(layers: Sequence[nn.Module], x: torch.Tensor) -> torch.Tensor:
     return fc3(F.relu(fc2(F.relu(fc1(x)))))
 
 
-@exercise("04.1")
 def net_as_sequential(answer: Any) -> str:
     """``net_as_sequential() -> nn.Sequential``: notebook 04's ``Net``, layer for layer, as one Sequential."""
     torch.manual_seed(0)
@@ -43,10 +41,12 @@ def net_as_sequential(answer: Any) -> str:
     return "the functional calls in `forward` became modules: `nn.ReLU`, `nn.MaxPool2d(2)`, `nn.Flatten()`."
 
 
-@exercise("04.2")
 def relu_means(answer: Any) -> str:
     """``relu_means(model, images) -> dict[str, float]``: each ReLU's mean output, recorded with forward hooks."""
-    model = SmallCNN(width=4).eval()
+    torch.manual_seed(0)
+    # ReLUs that are not in place (SmallCNN's are), so a hook on the input would show a different mean.
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Sequential(nn.Conv2d(4, 4, 3), nn.ReLU()),
+                          nn.Flatten(), nn.Linear(4 * 28 * 28, 6), nn.ReLU(), nn.Linear(6, 2)).eval()
     images = torch.randn(8, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     names = [name for name, m in model.named_modules() if isinstance(m, nn.ReLU)]
     expected: dict[str, float] = {}
@@ -69,14 +69,15 @@ def relu_means(answer: Any) -> str:
     return "one hook per ReLU, found with `named_modules()`, removed afterwards."
 
 
-@exercise("04.3")
 def init_leaky(answer: Any) -> str:
     """``init_leaky(module)`` for ``model.apply``: Kaiming normal for leaky_relu(0.2) (fan_in), zero biases."""
     torch.manual_seed(0)
     linear, conv, norm = nn.Linear(1024, 256), nn.Conv2d(128, 256, 3), nn.BatchNorm2d(256)
     model = nn.Sequential(linear, nn.LeakyReLU(0.2), conv, norm)
+    with torch.no_grad():
+        norm.weight.fill_(0.5)                                   # not 1, so an init that sets it to 1 shows
     bn_weight = norm.weight.detach().clone()
-    model.apply(lambda m: call(answer, m))
+    model.apply(lambda m: call(answer, m, returns=False))
     gain = math.sqrt(2 / (1 + 0.2**2))
     for layer in (linear, conv):
         fan_in, fan_out = layer.weight[0].numel(), layer.weight.shape[0] * layer.weight[0, 0].numel()
@@ -91,7 +92,13 @@ def init_leaky(answer: Any) -> str:
         expect(abs(std - gain / math.sqrt(fan_in)) < 0.006 * std, f"the {name}'s weights have std {std:.5f}; "
                f"Kaiming for leaky_relu(0.2) gives {gain / math.sqrt(fan_in):.5f}: `nn.init.kaiming_normal_(m.weight, "
                "a=0.2, nonlinearity=\"leaky_relu\")`")
+        tails = float((layer.weight.detach().abs() > 2 * std).float().mean())
+        expect(tails > 0.03, f"the {name}'s weights have the right std but {tails:.1%} of them lie beyond 2 std, where "
+               "a normal distribution has 4.6 %: they are uniform. Use `nn.init.kaiming_normal_`")
         expect(layer.bias is not None and not layer.bias.any(), f"the {name}'s bias is not zero: `nn.init.zeros_`")
     expect(torch.equal(norm.weight, bn_weight), "the BatchNorm's weight changed: initialise only Conv2d and Linear "
                                                     "(test `isinstance(m, (nn.Conv2d, nn.Linear))`)")
     return "std = sqrt(2 / (1 + 0.2²)) / sqrt(fan_in) for weights, zeros for biases, other layers untouched."
+
+
+CHECKS: dict[str, Check] = {"04.1": net_as_sequential, "04.2": relu_means, "04.3": init_leaky}

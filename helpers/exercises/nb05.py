@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from typing import Any
+from unittest import mock
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
-from helpers.exercises.core import Hint, call, exercise, expect
+from helpers.exercises.core import Check, Hint, call, expect
 
 _ERRORS = [-3.0, -0.5, 0.5, 3.0]
 
 
-@exercise("05.1")
 def loss_gradients(answer: Any) -> str:
     """``loss_gradients(loss_fn, errors) -> tensor``: d loss / d prediction for each error on its own."""
     errors = torch.tensor(_ERRORS)
@@ -24,7 +25,7 @@ def loss_gradients(answer: Any) -> str:
         shape = getattr(got, "shape", type(got).__name__)
         expect(isinstance(got, torch.Tensor) and got.shape == (4,),
                f"return one gradient per error, a tensor of shape (4,); got {shape}")
-        want = expected[name]
+        got, want = got.detach().float(), expected[name]
         if torch.allclose(got, want / 4):
             raise Hint(f"{name}: your gradients are 4 times too small. With the default `reduction=\"mean\"` the "
                        "loss is divided by the number of elements, and so is each gradient: use a loss with "
@@ -38,7 +39,6 @@ def loss_gradients(answer: Any) -> str:
             "and then stays: an outlier pulls on MSE the hardest.")
 
 
-@exercise("05.2")
 def smooth_targets(answer: Any) -> str:
     """``smooth_targets(labels, num_classes, eps) -> (N, C)``: the probabilities ``label_smoothing=eps`` trains on."""
     labels = torch.tensor([0, 3, 1, 3])
@@ -57,24 +57,33 @@ def smooth_targets(answer: Any) -> str:
     return "(1 - eps) · one_hot + eps / C: the same loss as `label_smoothing=eps`."
 
 
-@exercise("05.3")
 def bce_with_logits(answer: Any) -> str:
     """``bce_with_logits(z, y) -> scalar``: the mean binary cross-entropy on logits, finite for any logit."""
     z = torch.tensor([-200.0, -20.0, -1.0, 0.0, 2.0, 30.0, 200.0])
     y = torch.tensor([1.0, 0.0, 0.3, 1.0, 0.0, 0.0, 1.0])
-    got = call(answer, z.clone(), y.clone())
+    builtin = F.binary_cross_entropy_with_logits
+    used: list[bool] = []
+
+    def recording(*args: Any, **kwargs: Any) -> torch.Tensor:
+        used.append(True)
+        return builtin(*args, **kwargs)
+
+    with mock.patch.object(F, "binary_cross_entropy_with_logits", recording):  # nn.BCEWithLogitsLoss calls it too
+        got = call(answer, z.clone(), y.clone())
+    expect(not used, "this calls PyTorch's own BCE on logits; the exercise is to write the formula yourself, "
+                     "with `F.logsigmoid`")
     expect(isinstance(got, torch.Tensor), f"return a tensor (so it can be backpropagated), not {type(got).__name__}")
     expect(got.shape == (), f"return the mean over elements, a scalar; got shape {tuple(got.shape)}")
     if not torch.isfinite(got):
-        raise Hint(f"the loss is {got.item()}: `sigmoid` rounds to exactly 0 or 1 at large logits, and `log(0)` is "
-                   "-inf. Write it with `F.logsigmoid(z)` (log σ(z)) and `F.logsigmoid(-z)` (log(1 - σ(z)))")
+        raise Hint(f"the loss is {got.item()}: at logits like ±200, `sigmoid` rounds to exactly 0 or 1 (so `log` "
+                   "gets 0) and `exp` overflows to inf. Write it with `F.logsigmoid(z)` (log σ(z)) and "
+                   "`F.logsigmoid(-z)` (log(1 - σ(z))), which never form those numbers")
     want = nn.BCEWithLogitsLoss()(z, y)
     expect(torch.allclose(got, want, rtol=1e-4), f"the mean loss should be {want.item():.4f}, and yours is "
                                                  f"{got.item():.4f}")
     return "-(y · logsigmoid(z) + (1 - y) · logsigmoid(-z)), averaged: what `BCEWithLogitsLoss` computes."
 
 
-@exercise("05.4")
 def balanced_alpha(answer: Any) -> str:
     """``balanced_alpha(targets, num_classes) -> (C,)``: N / (C · count_c), and a ValueError for an empty class."""
     targets = torch.tensor([0] * 50 + [1] * 30 + [2] * 15 + [3] * 5)
@@ -91,12 +100,23 @@ def balanced_alpha(answer: Any) -> str:
            f"the classes now count equally, but the total weight is {per_class.sum().item():.4g} "
            "instead of N = 100, which rescales the loss (and the "
            "step size with it): use N / (C · count_c)")
+    again = call(answer, targets.tolist(), 4, hints=[("bincount", "`targets` may come as a list (notebook 03's is): "
+                                                      "`torch.as_tensor(targets)` first.")])
+    expect(isinstance(again, torch.Tensor) and torch.allclose(again.float(), torch.as_tensor(got).float()),
+           "a list of labels gave other weights than the same labels as a tensor: start with "
+           "`torch.as_tensor(targets)`")
     try:
         empty = answer(torch.tensor([0, 0, 1, 1]), 3)
-    except ValueError:
-        return "N / (C · count_c): every class weighs N / C in all, and an empty class is refused."
+    except ValueError as error:
+        expect("2" in str(error), f"the ValueError says {str(error)!r}: name the empty class (class 2 here), so the "
+                                  "person reading it knows which folder or label to look at")
+        return "N / (C · count_c): every class weighs N / C in all, and an empty class is refused by name."
     except Exception as error:
         raise Hint(f"class 2 has no samples, and your code raised {type(error).__name__}: {error}. Raise a ValueError "
                    "that names the empty class") from error
     raise Hint(f"class 2 has no samples, and your weights are {empty.tolist() if hasattr(empty, 'tolist') else empty}:"
                " raise a ValueError that names the empty class instead of dividing by zero")
+
+
+CHECKS: dict[str, Check] = {"05.1": loss_gradients, "05.2": smooth_targets, "05.3": bce_with_logits,
+                            "05.4": balanced_alpha}

@@ -8,11 +8,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from helpers.exercises.core import Hint, call, exercise, expect
+from helpers.exercises.core import Check, Hint, call, expect
 from helpers.models import SmallCNN
 
 
-@exercise("06.1")
 def momentum_step(answer: Any) -> str:
     """``momentum_step(param, grad, buf, lr, momentum) -> (param, buf)``: one step of ``torch.optim.SGD``."""
     g = torch.Generator().manual_seed(0)
@@ -38,12 +37,11 @@ def momentum_step(answer: Any) -> str:
     return "buf = momentum · buf + grad; param -= lr · buf: four steps equal to `torch.optim.SGD`."
 
 
-@exercise("06.2")
 def decay_groups(answer: Any) -> str:
     """``decay_groups(model, weight_decay) -> list[dict]``: decay conv/linear weights; biases and norm layers not."""
     model = SmallCNN(width=4)
     groups = call(answer, model, 0.05)
-    expect(isinstance(groups, list) and all(isinstance(group, dict) for group in groups),
+    expect(isinstance(groups, (list, tuple)) and all(isinstance(group, dict) for group in groups),
            "return a list of parameter groups, dicts like {'params': [...], 'weight_decay': 0.05}")
     try:
         torch.optim.AdamW(groups, lr=1e-3)
@@ -63,7 +61,6 @@ def decay_groups(answer: Any) -> str:
     return "weights with ndim > 1 decay; biases and BatchNorm's scale and shift do not."
 
 
-@exercise("06.3")
 def warmup_cosine(answer: Any) -> str:
     """``warmup_cosine(optimizer, warmup_steps, total_steps) -> scheduler``: linear warmup, then cosine to zero."""
     base, warmup, total = 0.1, 5, 20
@@ -77,6 +74,9 @@ def warmup_cosine(answer: Any) -> str:
         used.append(optimizer.param_groups[0]["lr"])
         optimizer.step()
         scheduler.step()
+    if math.isclose(used[0], base * want[0], rel_tol=1e-6):
+        raise Hint(f"step 0 used {used[0]:g}, which is base_lr times the rate: `LambdaLR` multiplies base_lr by "
+                   "what your function returns, so return the factor ((t + 1) / warmup_steps, ...), not the rate")
     if used[0] == 0:
         raise Hint("the first step used lr = 0, so it was wasted: with warmup, step t (from 0) uses "
                    "base_lr · (t + 1) / warmup_steps")
@@ -86,3 +86,6 @@ def warmup_cosine(answer: Any) -> str:
         expect(math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9),
                f"step {t} used lr {a:.5f}, and should use {b:.5f}: {ramp if t < warmup else cosine}")
     return "LambdaLR with a warmup ramp that starts above zero and a cosine over the remaining steps."
+
+
+CHECKS: dict[str, Check] = {"06.1": momentum_step, "06.2": decay_groups, "06.3": warmup_cosine}

@@ -4,26 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
-from helpers.exercises.core import Hint, call, exercise, expect, number
-
-
-class _Probe(nn.Module):
-    """A tiny classifier that records, at each forward, whether it was in train mode and gradients were on."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(0)
-        self.first, self.norm = nn.Linear(4, 8), nn.BatchNorm1d(8)
-        self.norm.running_mean = torch.full((8,), 1.5)          # far from any batch's mean: the modes disagree
-        self.body = nn.Sequential(self.first, self.norm, nn.Linear(8, 3))
-        self.calls: list[tuple[bool, bool]] = []
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.calls.append((self.training, torch.is_grad_enabled()))
-        return self.body(x)
+from helpers.exercises.core import Check, Hint, call, expect, number
+from helpers.exercises.probes import ModeProbe
 
 
 def _batches() -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -38,10 +24,9 @@ def _metrics(got: Any) -> tuple[float, float]:
     return number(got["loss"], "'loss'"), number(got["acc"], "'acc'")
 
 
-@exercise("07.1")
 def evaluate(answer: Any) -> str:
     """``evaluate(model, loader, loss_fn, device) -> {'loss', 'acc'}``: eval mode, no gradients, weighted means."""
-    model, batches, loss_fn = _Probe(), _batches(), nn.CrossEntropyLoss(reduction="sum")
+    model, batches, loss_fn = ModeProbe(), _batches(), nn.CrossEntropyLoss(reduction="sum")
     with torch.no_grad():
         model.eval()
         x, y = torch.cat([b[0] for b in batches]), torch.cat([b[1] for b in batches])
@@ -65,11 +50,10 @@ def evaluate(answer: Any) -> str:
     return "eval mode, no gradients, every sample counted once: batch means weighted by batch size."
 
 
-@exercise("07.2")
 def train_one_epoch(answer: Any) -> str:
     """``train_one_epoch(model, loader, loss_fn, optimizer, device) -> {'loss', 'acc'}``: train mode, weighted."""
     batches, loss_fn = _batches(), nn.CrossEntropyLoss()
-    reference = _Probe()
+    reference = ModeProbe()
     optimizer = torch.optim.SGD(reference.parameters(), lr=0.1)
     losses, correct = 0.0, 0
     for x, y in batches:
@@ -79,14 +63,14 @@ def train_one_epoch(answer: Any) -> str:
         loss.backward()
         optimizer.step()
         losses, correct = losses + loss.item() * len(y), correct + int((out.argmax(1) == y).sum())
-    model = _Probe().eval()                                      # as `evaluate` leaves it
+    model = ModeProbe().eval()                                      # as `evaluate` leaves it
     model.calls.clear()
     got_loss, got_acc = _metrics(call(answer, model, batches, loss_fn, torch.optim.SGD(model.parameters(), lr=0.1),
                                       torch.device("cpu")))
     expect(len(model.calls) == 3, f"the model was called {len(model.calls)} times for 3 batches")
     expect(all(training for training, _ in model.calls), "the model trained in eval mode (the last `evaluate` left it "
            "there): call `model.train()` at the start of every epoch")
-    expect(not torch.equal(model.first.weight, _Probe().first.weight), "the weights did not change: "
+    expect(not torch.equal(model.first.weight, ModeProbe().first.weight), "the weights did not change: "
            "`loss.backward()` then `optimizer.step()`, after `optimizer.zero_grad()`")
     expect(all(torch.allclose(a, b, atol=1e-6) for a, b in zip(model.parameters(), reference.parameters(),
                                                                 strict=True)),
@@ -98,17 +82,22 @@ def train_one_epoch(answer: Any) -> str:
     return "`model.train()` first, the five calls per batch, metrics weighted by batch size."
 
 
-@exercise("07.3")
 def should_stop(answer: Any) -> str:
     """``should_stop(val_losses, patience) -> bool``: True once ``patience`` epochs passed without a new best."""
     cases = [([], 2, False), ([1.0], 1, False), ([1.0, 0.9, 0.95], 2, False), ([1.0, 0.9, 0.95, 0.96], 2, True),
              ([1.0, 1.1], 1, True), ([0.5, 0.6, 0.7, 0.4], 3, False), ([1.0, 0.8, 0.9, 0.85, 0.88], 3, True),
-             ([1.0, 0.8, 0.9, 0.85, 0.88], 4, False)]
+             ([1.0, 0.8, 0.9, 0.85, 0.88], 4, False), ([1.0, 0.9, 0.9, 0.9], 2, True)]
     for losses, patience, want in cases:
         got = call(answer, list(losses), patience)
-        expect(isinstance(got, bool), f"return True or False, not {type(got).__name__}")
+        if isinstance(got, (np.bool_, torch.Tensor)) and getattr(got, "shape", ()) in ((), (1,)):
+            got = bool(got)                                      # numpy's and torch's booleans are fine
+        expect(isinstance(got, bool), f"return True or False, not {type(got).__module__}.{type(got).__name__}")
         if got == want:
             continue
+        if losses == [1.0, 0.9, 0.9, 0.9]:
+            raise Hint(f"{losses}, patience {patience}: a loss equal to the best is not an improvement, so the best is "
+                       "still epoch 2's, 2 epochs ago: stop. Compare with `<`, and keep the first epoch with the "
+                       "lowest loss")
         if losses == [1.0, 0.8, 0.9, 0.85, 0.88]:
             raise Hint(f"{losses}, patience {patience}: the best loss, 0.8, was 3 epochs ago; 0.85 was better than "
                        "the epoch before but not a new best. Compare with the best loss so far, not the last epoch")
@@ -117,3 +106,6 @@ def should_stop(answer: Any) -> str:
                    f"{'stop' if want else 'go on'}. Stop when the epochs since the best reach `patience`"
                    + (" (you stop one epoch early)" if got and since == patience - 1 else ""))
     return "epochs since the best loss ≥ patience: stop."
+
+
+CHECKS: dict[str, Check] = {"07.1": evaluate, "07.2": train_one_epoch, "07.3": should_stop}

@@ -8,16 +8,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from helpers.exercises.core import Hint, call, exercise, expect, number
+from helpers.exercises.core import Check, Hint, call, expect, number
 
 
-@exercise("08.1")
 def to_device(answer: Any) -> str:
     """``to_device(batch, device)``: every tensor in nested dicts, lists and tuples moved; the rest unchanged."""
     device = torch.device("meta")                                # a device every machine has: shapes, no data
     batch: dict[str, Any] = {"image": torch.zeros(2, 3), "label": torch.tensor([1, 0]), "name": ["a.jpg", "b.jpg"],
              "boxes": [torch.ones(1, 4), (torch.ones(2), 7)]}
-    got = call(answer, batch, device)
+    got = call(answer, batch, device, hints=[("maximum recursion depth", "a string is a sequence too (each of its "
+                                              "characters is a string): recurse into lists and tuples only.")])
     expect(isinstance(got, dict) and set(got) == set(batch), "return the same structure: a dict with the same keys")
     if got["image"].device.type == "cpu":
         raise Hint("the tensors are still on the CPU. `tensor.to(device)` returns a new tensor and leaves the old one "
@@ -36,12 +36,15 @@ def to_device(answer: Any) -> str:
     return "tensors moved (using what `.to()` returns), containers rebuilt, everything else kept."
 
 
-@exercise("08.2")
 def adam_training_bytes(answer: Any) -> str:
     """``adam_training_bytes(model) -> int``: float32 weights + gradients + Adam's two moments, in bytes."""
     model = nn.Sequential(nn.Linear(100, 50), nn.BatchNorm1d(50), nn.Linear(50, 10))
     n = sum(p.numel() for p in model.parameters())               # 5,660 parameters; the buffers are not trained
     got = number(call(answer, model), "the byte count")
+    extra = got - 16 * n
+    if 0 < extra <= 8 * len(list(model.parameters())):
+        raise Hint(f"{int(got):,} bytes is 16 per parameter plus {extra:g}: those are Adam's `step` counters, one "
+                   f"number per parameter tensor. Leave them out: 16 bytes per parameter, {16 * n:,}")
     for wrong, why in [(4 * n, "only the weights"), (8 * n, "weights and gradients, without Adam's state"),
                        (12 * n, "weights, gradients and one of Adam's two moments (it keeps `exp_avg` and "
                                 "`exp_avg_sq`)")]:
@@ -53,7 +56,6 @@ def adam_training_bytes(answer: Any) -> str:
     return "16 bytes per parameter in float32 with Adam, before a single activation."
 
 
-@exercise("08.3")
 def accumulate_step(answer: Any) -> str:
     """``accumulate_step(model, micro_batches, loss_fn, optimizer)``: one step from k micro-batches = one big batch."""
     torch.manual_seed(0)
@@ -62,16 +64,24 @@ def accumulate_step(answer: Any) -> str:
     micro = [(x[i:i + 4], y[i:i + 4]) for i in range(0, 16, 4)]
     loss_fn = nn.CrossEntropyLoss()
 
-    def stepped(k_scale: float, only_last: bool = False) -> nn.Module:
+    def stepped(k_scale: float, only_last: bool = False, stale: bool = False) -> nn.Module:
         net = copy.deepcopy(model)
         optimizer = torch.optim.SGD(net.parameters(), lr=0.5)
+        for p in net.parameters():
+            p.grad = torch.full_like(p, 10.0) if stale else None
         for bx, by in (micro[-1:] if only_last else [(x, y)]):
             (loss_fn(net(bx), by) * k_scale).backward()
         optimizer.step()
         return net
 
     mine = copy.deepcopy(model)
-    call(answer, mine, list(micro), loss_fn, torch.optim.SGD(mine.parameters(), lr=0.5))
+    for p in mine.parameters():
+        p.grad = torch.full_like(p, 10.0)                        # left over from an earlier step
+    sizes: list[int] = []
+    mine.register_forward_pre_hook(lambda _m, args: sizes.append(len(args[0])))
+    call(answer, mine, list(micro), loss_fn, torch.optim.SGD(mine.parameters(), lr=0.5), returns=False)
+    expect(sizes == [4, 4, 4, 4], f"the model saw batches of {sizes}: run each micro-batch of 4 through it on its "
+                                  "own (that is what saves memory), and add up their gradients")
 
     def same(net: nn.Module) -> bool:
         return all(torch.allclose(a, b, atol=1e-6) for a, b in zip(mine.parameters(), net.parameters(), strict=True))
@@ -82,6 +92,12 @@ def accumulate_step(answer: Any) -> str:
                    "gradients add up. Divide each loss by k (`loss / len(micro_batches)`) before `backward()`")
     if same(stepped(0.25, only_last=True)) or same(stepped(1.0, only_last=True)):
         raise Hint("only the last micro-batch counted: `optimizer.zero_grad()` belongs before the loop, not inside it")
+    if same(stepped(1.0, stale=True)):
+        raise Hint("the gradients left from an earlier step were added in: call `optimizer.zero_grad()` once, "
+                   "before the first micro-batch")
     expect(same(stepped(1.0)), "the weights differ from one step on all 16 samples at once: zero_grad once, backward "
                                "on each `loss / k`, then one step")
     return "zero_grad, backward on loss / k for each micro-batch, one step: the big batch's update."
+
+
+CHECKS: dict[str, Check] = {"08.1": to_device, "08.2": adam_training_bytes, "08.3": accumulate_step}

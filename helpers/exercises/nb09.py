@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import inspect
 import tempfile
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import torch
 from torch import nn
 
 from helpers.checkpoint import save_checkpoint
-from helpers.exercises.core import Hint, call, exercise, expect
+from helpers.exercises.core import Check, Hint, call, expect
 
 
 def _net(running_mean: float = 0.0) -> nn.Module:
@@ -19,27 +21,25 @@ def _net(running_mean: float = 0.0) -> nn.Module:
     return nn.Sequential(nn.Linear(4, 6), norm, nn.Dropout(0.5), nn.Linear(6, 2))
 
 
-@exercise("09.1")
 def load_for_inference(answer: Any) -> str:
     """``load_for_inference(path, model) -> int``: load a ``save_checkpoint`` file on any machine, eval mode, epoch."""
     torch.manual_seed(0)
     trained = _net(running_mean=0.5)
     loads: list[dict[str, Any]] = []
-    real_load = torch.load
+    real_load = torch.serialization.load                         # torch.load is the same function
+    signature = inspect.signature(real_load)
 
     def recording_load(*args: Any, **kwargs: Any) -> Any:     # notes how the learner calls torch.load
-        loads.append(kwargs)
+        loads.append(signature.bind(*args, **kwargs).arguments)
         return real_load(*args, **kwargs)
 
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as folder:
         path = save_checkpoint(Path(folder) / "best.pt", trained, epoch=7)
         model = _net()
-        torch.load = recording_load
-        try:
+        with mock.patch.object(torch, "load", recording_load), \
+                mock.patch.object(torch.serialization, "load", recording_load):
             epoch = call(answer, path, model, hints=[("Missing key(s)", "the file is a dict of state_dicts (model, "
                          "optimizer, epoch, ...): load `checkpoint[\"model\"]` into the model.")])
-        finally:
-            torch.load = real_load
     expect(bool(loads), "read the file with `torch.load(path, map_location=..., weights_only=True)`")
     expect(loads[0].get("map_location") is not None, "`torch.load` was called without `map_location`: a checkpoint "
            "saved on a GPU would then fail on a machine without one. Pass `map_location=\"cpu\"` (or your device)")
@@ -49,25 +49,29 @@ def load_for_inference(answer: Any) -> str:
                                                  strict=True)), "the model's weights are not the checkpoint's")
     expect(not model.training, "the model is still in train mode: dropout and batch norm would behave as in "
                                "training. Call `model.eval()` before returning")
-    expect(epoch == 7, f"the checkpoint is from epoch 7, and you returned {epoch!r}: `checkpoint[\"epoch\"]`")
+    expect(isinstance(epoch, int) and epoch == 7, f"the checkpoint is from epoch 7, and you returned {epoch!r:.80}: "
+                                                  "`checkpoint[\"epoch\"]`")
     return "`torch.load(path, map_location=\"cpu\", weights_only=True)`, `load_state_dict(ckpt[\"model\"])`, `eval()`."
 
 
-@exercise("09.2")
 def strip_prefix(answer: Any) -> str:
     """``strip_prefix(state_dict, prefix) -> dict``: a new dict, with ``prefix`` removed where a key starts with it."""
     state = {"module.stem.weight": torch.ones(2), "module.submodule.weight": torch.zeros(2),
-             "module.head.module.bias": torch.ones(1)}
+             "module.layer1.weight": torch.full((2,), 3.0), "module.head.module.bias": torch.ones(1)}
     before = dict(state)
     got = call(answer, state, "module.")
+    expect(state == before and list(state) == list(before), "the caller's dict changed: build a new one")
     expect(isinstance(got, dict), f"return a dict, not {type(got).__name__}")
-    want = ["stem.weight", "submodule.weight", "head.module.bias"]
+    want = ["stem.weight", "submodule.weight", "layer1.weight", "head.module.bias"]
+    if "ayer1.weight" in got:
+        raise Hint("'module.layer1.weight' became 'ayer1.weight': `lstrip` removes any of the given characters, not "
+                   "the prefix as a whole. Use `key.removeprefix(prefix)`")
     if "subweight" in got or "head.bias" in got:
         raise Hint(f"the keys became {list(got)}: `replace` also removes 'module.' inside a name. Remove only a "
                    "leading prefix: `key.removeprefix(prefix)`, or `key[len(prefix):]` when `key.startswith(prefix)`")
     expect(list(got) == want, f"the keys should be {want}, and are {list(got)}")
-    expect(all(got[k] is state[f"module.{k}"] for k in want), "the values should be the same tensors")
-    expect(state == before and list(state) == list(before), "the caller's dict changed: build a new one")
+    expect(all(torch.equal(got[k], state[f"module.{k}"]) for k in want), "the values should be the tensors of the "
+                                                                         "keys they came from")
     plain = call(answer, {"fc.weight": torch.ones(1)}, "_orig_mod.")
     expect(list(plain) == ["fc.weight"], f"a key without the prefix should stay as it is; got {list(plain)}")
     return "only leading prefixes removed, a new dict, the same tensors."
@@ -80,16 +84,15 @@ class _FailsHalfway:
         raise OSError(28, "No space left on device (simulated)")
 
 
-@exercise("09.3")
 def save_atomically(answer: Any) -> str:
     """``save_atomically(obj, path)``: the old file stays whole when a save fails; no temporary file is left."""
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as folder:
         path = Path(folder) / "last.pt"
         torch.save({"epoch": 4}, path)
         try:
             answer({"weights": torch.zeros(10_000), "broken": _FailsHalfway()}, path)
         except NotImplementedError:
-            call(answer, {}, path)                               # reports "not answered"
+            call(answer, {}, path, returns=False)                # reports "not answered"
         except Exception:
             pass
         else:
@@ -104,8 +107,11 @@ def save_atomically(answer: Any) -> str:
         left = sorted(p.name for p in Path(folder).iterdir() if p.name != "last.pt")
         expect(not left, f"the failed save left {left} behind: delete the temporary file when writing fails "
                          "(`try` / `finally`, or `except` + re-raise)")
-        call(answer, {"epoch": 5}, path)
+        call(answer, {"epoch": 5}, path, returns=False)
         expect(torch.load(path, weights_only=True) == {"epoch": 5}, "a save that worked did not replace last.pt")
         left = sorted(p.name for p in Path(folder).iterdir() if p.name != "last.pt")
         expect(not left, f"a save that worked left {left} next to last.pt")
     return "temporary file, then `os.replace`: the old checkpoint survives a failed save."
+
+
+CHECKS: dict[str, Check] = {"09.1": load_for_inference, "09.2": strip_prefix, "09.3": save_atomically}

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from helpers.exercises.core import Hint, call, exercise, expect
+from helpers.exercises.core import Check, Hint, call, expect
 
 
 class _Writer:
@@ -18,26 +18,39 @@ class _Writer:
     def __init__(self) -> None:
         self.scalars: list[tuple[str, float, int]] = []
 
-    def add_scalar(self, tag: str, value: Any, global_step: int | None = None, *args: Any, **kwargs: Any) -> None:
-        self.scalars.append((tag, float(value), -1 if global_step is None else int(global_step)))
+    def add_scalar(self, tag: str, scalar_value: Any, global_step: int | None = None, walltime: float | None = None,
+                   new_style: bool = False, double_precision: bool = False) -> None:
+        self.scalars.append((tag, float(scalar_value), -1 if global_step is None else int(global_step)))
+
+    def add_scalars(self, main_tag: str, tag_scalar_dict: dict[str, Any], global_step: int | None = None,
+                    walltime: float | None = None) -> None:
+        self.scalars.append((f"{main_tag} (through add_scalars, which writes one run folder per key)", 0.0, -1))
+
+    def flush(self) -> None:
+        """Nothing is buffered here."""
+
+    def close(self) -> None:
+        """Nothing to close."""
 
 
-@exercise("11.1")
 def grad_norm_callback(answer: Any) -> str:
     """``GradNormCallback(model, writer, every)``: logs the total gradient norm as ``grads/norm`` every N steps."""
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    model[0].bias.requires_grad_(False)                          # frozen: its .grad stays None
     writer = _Writer()
     callback = call(answer, model, writer, 10)
     expect(hasattr(callback, "on_batch_end"), "the callback needs a method `on_batch_end(self, step, loss, n, lr)`")
     norms, summed = {}, {}
     for step in range(1, 26):
-        grads = [torch.randn_like(p) * step for p in model.parameters()]
-        for p, grad in zip(model.parameters(), grads, strict=True):
+        trained = [p for p in model.parameters() if p.requires_grad]
+        grads = [torch.randn_like(p) * step for p in trained]
+        for p, grad in zip(trained, grads, strict=True):
             p.grad = grad
         norms[step] = math.sqrt(sum(float(grad.pow(2).sum()) for grad in grads))
         summed[step] = sum(float(grad.norm()) for grad in grads)
-        call(callback.on_batch_end, step, torch.tensor(1.0), 8, 0.01)
+        call(callback.on_batch_end, step, torch.tensor(1.0), 8, 0.01, returns=False,
+             hints=[("NoneType", "a frozen parameter has no gradient (`p.grad is None`): leave it out.")])
     expect(bool(writer.scalars), "nothing was logged: call `writer.add_scalar(\"grads/norm\", norm, step)`")
     tags = {tag for tag, _, _ in writer.scalars}
     expect(tags == {"grads/norm"}, f"log under the tag 'grads/norm'; you used {sorted(tags)}")
@@ -55,13 +68,12 @@ def grad_norm_callback(answer: Any) -> str:
     return "the total norm over all parameters' gradients, every N steps, at the global step."
 
 
-@exercise("11.2")
 def read_scalar(answer: Any) -> str:
     """``read_scalar(logdir, tag) -> (steps, values)``: every point of one scalar tag, not a sample."""
     from torch.utils.tensorboard import SummaryWriter
 
     n = 10_500
-    with tempfile.TemporaryDirectory() as logdir:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as logdir:
         with SummaryWriter(logdir) as writer:
             for step in range(n):
                 writer.add_scalar("loss/train", 1 / (step + 1), step)
@@ -81,7 +93,6 @@ def read_scalar(answer: Any) -> str:
     return "`EventAccumulator(logdir, size_guidance={\"scalars\": 0})`, `Reload()`, `Scalars(tag)`: every point."
 
 
-@exercise("11.3")
 def tb_smooth(answer: Any) -> str:
     """``tb_smooth(values, weight) -> list``: TensorBoard's moving average, debiased at the start."""
     values = [4.0, 2.0, 3.0, 1.0, 1.5, 0.5, 0.8]
@@ -90,7 +101,8 @@ def tb_smooth(answer: Any) -> str:
         for i, v in enumerate(values, 1):
             last = last * weight + (1 - weight) * v
             want.append(last / (1 - weight**i) if weight < 1 else last)
-        got = [float(v) for v in call(answer, list(values), weight)]
+        counting = ("division by zero", "the i-th point counts from 1, so the first is divided by 1 - w.")
+        got = [float(v) for v in call(answer, list(values), weight, hints=[counting])]
         expect(len(got) == len(values), f"return one smoothed value per point ({len(values)}); got {len(got)}")
         if weight and math.isclose(got[0], (1 - weight) * values[0], rel_tol=1e-6):
             raise Hint(f"the first point is {got[0]:.3f} = (1 - w) · {values[0]}: an average that starts at 0 is "
@@ -102,3 +114,6 @@ def tb_smooth(answer: Any) -> str:
                f"with w = {weight} the smoothed values are {[round(v, 4) for v in want]}, and yours are "
                f"{[round(v, 4) for v in got]}")
     return "last = w · last + (1 - w) · value, shown as last / (1 - w^i): what the slider draws."
+
+
+CHECKS: dict[str, Check] = {"11.1": grad_norm_callback, "11.2": read_scalar, "11.3": tb_smooth}
