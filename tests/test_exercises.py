@@ -14,6 +14,8 @@ import json
 import re
 from pathlib import Path
 
+import nbclient
+import nbformat
 import pytest
 import torch
 
@@ -207,3 +209,28 @@ def test_the_committed_notebook_shows_every_exercise_unanswered(nb):
             texts = [o.get("data", {}).get("text/plain", "") for o in cell["outputs"]]
             shown[match[1]] = "".join("".join(t) for t in texts)
     assert shown and all("… not answered yet" in text for text in shown.values()), shown
+
+
+def solved_notebook() -> dict:
+    """A notebook that does what a learner does: each solution typed into its stub's place, then the check run."""
+    cells = [nbformat.v4.new_code_cell("from helpers.exercises import check_exercise")]
+    for nb, module in MODULES.items():
+        source = inspect.getsource(module)
+        imports = source[:min(i for i in (source.find("\ndef "), source.find("\nclass ")) if i >= 0)]
+        cells.append(nbformat.v4.new_code_cell(imports))
+        for exercise_id, name, _ in exercise_cells(NOTEBOOKS[nb]):
+            cells.append(nbformat.v4.new_code_cell(inspect.getsource(SOLUTIONS[exercise_id])))
+            cells.append(nbformat.v4.new_code_cell(f'check_exercise("{exercise_id}", {name})'))
+    return nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "language": "python",
+                                                                     "display_name": "Python 3"}})
+
+
+@pytest.mark.slow
+def test_in_a_kernel_every_solution_typed_into_its_notebook_is_correct():
+    """Code defined in a notebook cell (the kernel's own file names) passes the checks as the solutions do."""
+    nb = solved_notebook()
+    nbclient.NotebookClient(nb, timeout=120, resources={"metadata": {"path": str(ROOT)}}).execute()
+    shown = [o["data"]["text/plain"] for cell in nb.cells for o in cell.get("outputs", [])
+             if o.get("output_type") == "execute_result"]
+    assert len(shown) == len(exercise_ids())
+    assert all("✔ correct" in text for text in shown), [text for text in shown if "✔ correct" not in text]
