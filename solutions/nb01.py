@@ -90,12 +90,25 @@ def _float_label(line, num_classes):
     return path, label
 
 
+def _split_with_ceil(targets, val_fraction, seed):
+    generator = torch.Generator().manual_seed(seed)
+    train, val = [], []
+    for label in sorted(set(targets)):
+        indices = [i for i, t in enumerate(targets) if t == label]
+        shuffled = [indices[j] for j in torch.randperm(len(indices), generator=generator)]
+        n_val = -(-len(indices) * val_fraction // 1)             # rounds up
+        val += shuffled[:int(n_val)]
+        train += shuffled[int(n_val):]
+    return train, val
+
+
 MISTAKES = {
     "01.1": [(_counts_by_loading, "you loaded 13 images to count labels"), (_counts_by_number, "use the class names")],
     "01.2": [
         (_plain_random_split, "Split each class's indices separately"),
         (_split_with_int, "use `round()`"),
         (_split_swapped, "in that order"),
+        (_split_with_ceil, "use `round()`"),
     ],
     "01.3": [
         (_split_on_spaces, "rsplit(maxsplit=1)"),

@@ -71,12 +71,41 @@ def _pad_then_crop():
                        v2.ToDtype(torch.float32, scale=True)])
 
 
+def _no_crop():
+    return v2.Compose([v2.RandomHorizontalFlip(), v2.ToDtype(torch.float32, scale=True)])
+
+
+def _padding_2():
+    return v2.Compose([v2.RandomCrop(32, padding=2, padding_mode="reflect"), v2.RandomHorizontalFlip(),
+                       v2.ToDtype(torch.float32, scale=True)])
+
+
+class _CutoutInPlace(Cutout):
+    def transform(self, inpt, params):                           # zeroes the caller's tensor
+        inpt[..., params["top"]:params["top"] + self.size, params["left"]:params["left"] + self.size] = 0
+        return inpt
+
+
+class _CutoutNeverAtTheEdge(Cutout):
+    def make_params(self, flat_inputs):                          # randint's end is exclusive: one short
+        height, width = v2.query_size(flat_inputs)
+        return {"top": int(torch.randint(0, height - self.size, ())),
+                "left": int(torch.randint(0, width - self.size, ()))}
+
+
 MISTAKES = {
     "02.1": [(_stats_in_bytes, "0..255 units"), (_mean_of_image_stds, "mean of each image's own std")],
-    "02.2": [(_zero_padding, "padding_mode=\"reflect\""), (_no_flip, "RandomHorizontalFlip")],
+    "02.2": [
+        (_zero_padding, "zeros appeared at the border"),
+        (_no_flip, "of 64 draws were flipped"),
+        (_no_crop, "only 1 position"),
+        (_padding_2, "no draw was shifted by 4"),
+    ],
     "02.3": [
         (_CutoutDrawnPerInput, "draw the position once per call in `make_params`"),
         (_CutoutMayLeave, "wholly inside the image"),
+        (_CutoutInPlace, "changed the tensors it was given"),
+        (_CutoutNeverAtTheEdge, "inclusive"),
     ],
 }
 

@@ -67,11 +67,22 @@ def _collate_first_size(samples):
     return batch, torch.tensor([label for _, label in samples])
 
 
+def _collate_pad_minus_one(samples):
+    images, labels = collate_center(samples)
+    filled = torch.full_like(images, -1.0)
+    for i, (image, _) in enumerate(samples):                     # the same placement, on -1 instead of 0
+        h, w = image.shape[1:]
+        top, left = (images.shape[2] - h) // 2, (images.shape[3] - w) // 2
+        filled[i, :, top:top + h, left:left + w] = image
+    return filled, labels
+
+
 MISTAKES = {
     "03.1": [
         (_collate_top_left, "sits in the top-left corner"),
         (_collate_label_list, "one int64 tensor"),
         (_collate_first_size, "the largest height and the largest width"),
+        (_collate_pad_minus_one, "pad with 0"),
     ],
     "03.2": [(_weights_per_class, "one per sample"), (_weights_by_count, "the common class got more weight")],
     "03.3": [(_blocks_floor, "the remainder is lost")],

@@ -85,9 +85,24 @@ def _init_uniform(m):
         nn.init.zeros_(m.bias)
 
 
+def _relu_means_late_binding(model, images):
+    means, handles = {}, []
+    for name, module in model.named_modules():
+        if isinstance(module, nn.ReLU):
+            handles.append(module.register_forward_hook(lambda m, i, out: means.__setitem__(name, out.mean().item())))  # noqa: B023 - the mistake
+    model(images)
+    for handle in handles:
+        handle.remove()
+    return means
+
+
 MISTAKES = {
     "04.1": [(_no_flatten, "add `nn.Flatten()`")],
-    "04.2": [(_relu_means_hooks_left, "handle.remove()"), (_relu_input_means, "Record `output.mean().item()`")],
+    "04.2": [
+        (_relu_means_hooks_left, "handle.remove()"),
+        (_relu_input_means, "Record `output.mean().item()`"),
+        (_relu_means_late_binding, "every hook wrote under one name"),
+    ],
     "04.3": [
         (_init_relu_gain, "that is ReLU's gain"),
         (_init_every_weight, "initialise only Conv2d and Linear"),

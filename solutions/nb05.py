@@ -84,6 +84,10 @@ def _alpha_tensor_only(targets, num_classes):
     return len(targets) / (num_classes * counts)
 
 
+def _bce_torch_builtin(z, y):
+    return torch.binary_cross_entropy_with_logits(z, y, None, None, 1)
+
+
 MISTAKES = {
     "05.1": [(_gradients_of_the_mean, "4 times too small")],
     "05.2": [(_smoothing_over_the_others, "spreads it over all C"), (_one_hot_only, "label_smoothing=0.1")],
@@ -91,6 +95,7 @@ MISTAKES = {
         (_bce_through_sigmoid, "F.logsigmoid(z)"),
         (_bce_builtin, "write the formula yourself"),
         (_bce_without_abs, "`exp` overflows"),
+        (_bce_torch_builtin, "own BCE"),
     ],
     "05.4": [
         (_alpha_inverse_count, "instead of N = 100"),

@@ -77,13 +77,29 @@ def _one_big_batch(model, micro_batches, loss_fn, optimizer):
     optimizer.step()
 
 
+def _divide_by_micro_batch_size(model, micro_batches, loss_fn, optimizer):
+    optimizer.zero_grad()
+    for images, labels in micro_batches:
+        (loss_fn(model(images), labels) / len(images)).backward()
+    optimizer.step()
+
+
+def _one_backward(model, micro_batches, loss_fn, optimizer):
+    optimizer.zero_grad()
+    total = sum(loss_fn(model(x), y) / len(micro_batches) for x, y in micro_batches)
+    total.backward()                                             # every micro-batch's graph held until here
+    optimizer.step()
+
+
 MISTAKES = {
     "08.1": [(_to_device_unassigned, "returns a new tensor"), (_to_device_top_level, "recursion")],
     "08.2": [(_bytes_without_adam, "without Adam's state"), (_bytes_with_step, "Adam\'s `step` counters")],
     "08.3": [
-        (_accumulate_without_dividing, "4 times too large"),
+        (_accumulate_without_dividing, "3 times too large"),
         (_zero_grad_inside, "only the last micro-batch"),
         (_no_zero_grad, "left from an earlier step"),
-        (_one_big_batch, "the model saw batches of [16]"),
+        (_one_big_batch, "the model saw batches of [12]"),
+        (_divide_by_micro_batch_size, "micro-batch\'s size"),
+        (_one_backward, "`backward()` ran 1 time"),
     ],
 }

@@ -87,6 +87,10 @@ def _strip_cloning(state_dict, prefix):
     return {key.removeprefix(prefix): value.clone() for key, value in state_dict.items()}
 
 
+def _strip_replace_once(state_dict, prefix):
+    return {key.replace(prefix, "", 1): value for key, value in state_dict.items()}
+
+
 MISTAKES = {
     "09.1": [
         (_load_whole_file, "checkpoint[\"model\"]"),
@@ -97,6 +101,7 @@ MISTAKES = {
         (_strip_with_replace, "removeprefix"),
         (_strip_with_lstrip, "`lstrip` removes any"),
         (_strip_in_place, "the caller\'s dict changed"),
+        (_strip_replace_once, "must stay as it is"),
     ],
     "09.3": [(_save_in_place, "no longer loads"), (_save_leaving_tmp, "left ['last.tmp'] behind")],
 }

@@ -92,14 +92,25 @@ def _weights_transforms():
     return ResNet18_Weights.DEFAULT.transforms()
 
 
+def _out_features_set(model, num_classes):
+    model.fc.out_features = num_classes                          # the weight keeps its 1000 rows
+    return model
+
+
+def _no_scale():
+    return v2.Compose([v2.Resize(256), v2.CenterCrop(224), v2.ToDtype(torch.float32),
+                       v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+
+
 MISTAKES = {
     "10.1": [
         (_head_added_beside, "`add_module`"),
         (_head_after_head, "still has its 1000-class layer"),
         (_whole_classifier, "keep the rest of the head"),
+        (_out_features_set, "setting `out_features`"),
     ],
     "10.2": [
-        (_freeze_with_requires_grad_only, "running mean"),
+        (_freeze_with_requires_grad_only, "has new statistics"),
         (_optimizer_over_everything, "only the trainable"),
         (_sgd_optimizer, "return an `AdamW`"),
         (_momentum_zero, "is in train mode"),
@@ -108,5 +119,6 @@ MISTAKES = {
         (_without_normalize, "v2.Normalize"),
         (_resize_straight_to_224, "v2.CenterCrop(224)"),
         (_weights_transforms, "spell it out"),
+        (_no_scale, "values up to"),
     ],
 }

@@ -83,8 +83,28 @@ class _Flushing(GradNormCallback):
             self.writer.flush()
 
 
+class _NoneGradients(GradNormCallback):
+    def on_batch_end(self, step, loss, n, lr):
+        if step % self.every == 0:
+            norm = torch.nn.utils.get_total_norm([p.grad for p in self.model.parameters()])
+            self.writer.add_scalar("grads/norm", norm.item(), step)
+
+
+class _AlsoHistograms(GradNormCallback):
+    def on_batch_end(self, step, loss, n, lr):
+        super().on_batch_end(step, loss, n, lr)
+        if step % self.every == 0:
+            for name, p in self.model.named_parameters():
+                if p.grad is not None:
+                    self.writer.add_histogram(f"grads/{name}", p.grad, step)
+
+
 MISTAKES = {
-    "11.1": [(_NormsAdded, "you added the parameters' norms"), (_EveryStep, "you logged at every step")],
+    "11.1": [
+        (_NormsAdded, "you added the parameters' norms"),
+        (_EveryStep, "you logged at every step"),
+        (_NoneGradients, "a frozen parameter has no gradient"),
+    ],
     "11.2": [(_read_sampled, "size_guidance")],
     "11.3": [
         (_smooth_without_correction, "pulled towards 0"),
@@ -95,5 +115,5 @@ MISTAKES = {
 
 #: Correct answers written another way: the checks must accept them too.
 ALTERNATIVES = {
-    "11.1": [_Flushing],
+    "11.1": [_Flushing, _AlsoHistograms],
 }

@@ -8,6 +8,7 @@ not see them by scrolling); the checks in ``helpers/exercises/``.
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
 import inspect
 import json
@@ -118,6 +119,35 @@ def test_a_notimplementederror_from_pytorch_is_not_mistaken_for_the_stub():
     assert result.status == "wrong" and "NotImplementedError raised inside PyTorch" in result.message, result
 
 
+def stub(*args, **kwargs):
+    raise NotImplementedError  # your code here
+
+
+@pytest.mark.parametrize("wrapped", [functools.partial(stub), torch.no_grad()(stub)], ids=["partial", "decorated"])
+def test_a_wrapped_stub_is_still_not_answered(wrapped):
+    assert check_exercise("00.1", wrapped).status == "unanswered"
+
+
+def test_calling_another_exercises_stub_is_named():
+    """The stub of another exercise, defined in another cell (another file, for Python)."""
+    cell: dict = {}
+    exec(compile("def pixel_stats(images):\n    raise NotImplementedError\n", "<another cell>", "exec"), cell)
+
+    def accuracy(logits, targets):
+        return cell["pixel_stats"](logits)             # e.g. a helper from an earlier exercise, not written yet
+
+    result = check_exercise("00.1", accuracy)
+    assert result.status == "wrong" and "`pixel_stats`, which your code calls, still raises" in result.message
+
+
+def test_a_device_mismatch_gets_the_device_hint():
+    def moved(logits, targets):
+        raise RuntimeError("Expected all tensors to be on the same device, but found cuda:0 and cpu")
+
+    result = check_exercise("00.1", moved)
+    assert result.status == "wrong" and "leave `.to(device)` to whoever calls your function" in result.message
+
+
 def test_a_missing_return_is_named():
     def forgot_return(logits, targets):
         (logits.argmax(1) == targets).float().mean().item()
@@ -213,7 +243,12 @@ def test_the_committed_notebook_shows_every_exercise_unanswered(nb):
 
 def solved_notebook() -> dict:
     """A notebook that does what a learner does: each solution typed into its stub's place, then the check run."""
-    cells = [nbformat.v4.new_code_cell("from helpers.exercises import check_exercise")]
+    cells = [nbformat.v4.new_code_cell("from helpers.exercises import check_exercise"),
+             # an unanswered stub in one cell, used by an answer in another: not the stub's own "not answered"
+             nbformat.v4.new_code_cell("def pixel_stats(images):\n    raise NotImplementedError  # your code here"),
+             nbformat.v4.new_code_cell('check_exercise("02.1", pixel_stats)'),
+             nbformat.v4.new_code_cell("def accuracy(logits, targets):\n    return pixel_stats(logits)"),
+             nbformat.v4.new_code_cell('check_exercise("00.1", accuracy)')]
     for nb, module in MODULES.items():
         source = inspect.getsource(module)
         imports = source[:min(i for i in (source.find("\ndef "), source.find("\nclass ")) if i >= 0)]
@@ -227,10 +262,14 @@ def solved_notebook() -> dict:
 
 @pytest.mark.slow
 def test_in_a_kernel_every_solution_typed_into_its_notebook_is_correct():
-    """Code defined in a notebook cell (the kernel's own file names) passes the checks as the solutions do."""
+    """Code defined in notebook cells (the kernel names their files) is checked as in a module: stubs are
+    "not answered", another cell's stub is named, and every solution typed in is correct."""
     nb = solved_notebook()
     nbclient.NotebookClient(nb, timeout=120, resources={"metadata": {"path": str(ROOT)}}).execute()
     shown = [o["data"]["text/plain"] for cell in nb.cells for o in cell.get("outputs", [])
              if o.get("output_type") == "execute_result"]
-    assert len(shown) == len(exercise_ids())
-    assert all("✔ correct" in text for text in shown), [text for text in shown if "✔ correct" not in text]
+    assert len(shown) == 2 + len(exercise_ids())
+    assert "… not answered yet" in shown[0]
+    assert "`pixel_stats`, which your code calls, still raises NotImplementedError" in shown[1]
+    solved = shown[2:]
+    assert all("✔ correct" in text for text in solved), [text for text in solved if "✔ correct" not in text]

@@ -10,9 +10,11 @@ traceback from inside the checker. Each ``nbNN`` module lists its checks in a ``
 
 from __future__ import annotations
 
+import functools
 import inspect
 import numbers
 import random
+import sysconfig
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -64,8 +66,10 @@ def _sandbox() -> Iterator[None]:
     notebook turned them off.
     """
     python_state, numpy_state = random.getstate(), np.random.get_state()
+    # CUDA's generators too, where the learner's session already started CUDA (not started just for this).
+    cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
     try:
-        with torch.random.fork_rng(devices=[]), torch.enable_grad():
+        with torch.random.fork_rng(devices=cuda), torch.enable_grad():
             yield
     finally:
         random.setstate(python_state)
@@ -94,23 +98,42 @@ def run_check(exercise_id: str, check: Check, answer: Any) -> CheckResult:
     except Hint as hint:
         return CheckResult(exercise_id, "wrong", str(hint))
     except Exception as error:  # an answer of another kind than asked (a value for a function, ...), or a bug here
-        return CheckResult(exercise_id, "wrong", f"{CHECK_FAILED} {type(error).__name__}: {error}. Is your answer "
-                                                 "the kind of thing the exercise asks for? If it is, and it looks "
-                                                 "right, this may be a bug in the check: please report it.")
+        return CheckResult(exercise_id, "wrong", f"{CHECK_FAILED} {type(error).__name__}: {error!s:.300}. Is your "
+                                                 "answer the kind of thing the exercise asks for? If it is, and it "
+                                                 "looks right, this may be a bug in the check: please report it.")
     return CheckResult(exercise_id, "correct", message)
 
 
 def _source_files(answer: Any) -> set[str]:
     """The files holding the learner's code: a function's, a method's, or every method's of a class."""
+    while isinstance(answer, functools.partial):
+        answer = answer.func
+    answer = inspect.unwrap(answer) if inspect.isroutine(answer) else answer   # through decorators
     target = answer if inspect.isclass(answer) or inspect.isroutine(answer) else type(answer)
     functions = [getattr(f, "__func__", f) for f in vars(target).values()] if inspect.isclass(target) else [target]
     return {f.__code__.co_filename for f in (getattr(f, "__func__", f) for f in functions) if hasattr(f, "__code__")}
 
 
-def _raised_by_stub(error: NotImplementedError, answer: Any) -> bool:
-    """True when the innermost frame is in the learner's own code (the stub), not in a library."""
+def _not_implemented(error: NotImplementedError, answer: Any) -> Exception:
+    """What a ``NotImplementedError`` means: the stub itself, another exercise's stub, or a library's refusal."""
     frames = traceback.extract_tb(error.__traceback__)
-    return bool(frames) and frames[-1].filename in _source_files(answer)
+    where = frames[-1] if frames else None
+    if where is not None and where.filename in _source_files(answer):
+        return NotAnswered()
+    libraries = {sysconfig.get_paths()[key] for key in ("purelib", "platlib", "stdlib")}
+    if where is not None and not any(where.filename.startswith(folder) for folder in libraries):
+        return Hint(f"`{where.name}`, which your code calls, still raises NotImplementedError: answer that exercise "
+                    "first, or write this one without it")
+    return Hint(f"your code reached a NotImplementedError raised inside PyTorch ({str(error) or 'no message'}): a "
+                "method PyTorch expects is missing or misnamed (`make_params` and `transform` for a `v2.Transform`, "
+                "`forward` for an `nn.Module`), or an operation got a dtype it does not support")
+
+
+#: Error texts every check can explain: its inputs are CPU tensors of its own.
+_DEVICE_HINTS = [("same device", "the check runs your code on the CPU, with inputs of its own: leave `.to(device)` "
+                                 "to whoever calls your function."),
+                 ("should be the same", "the check runs your code on the CPU, with inputs of its own: leave "
+                                        "`.to(device)` to whoever calls your function.")]
 
 
 def call(answer: Any, *args: Any, hints: Iterable[tuple[str, str]] = (), returns: bool = True, **kwargs: Any) -> Any:
@@ -135,15 +158,10 @@ def call(answer: Any, *args: Any, hints: Iterable[tuple[str, str]] = (), returns
     try:
         result = answer(*args, **kwargs)
     except NotImplementedError as error:
-        if _raised_by_stub(error, answer):
-            raise NotAnswered from error
-        raise Hint(f"your code reached a NotImplementedError raised inside PyTorch ({error or 'no message'}): a "
-                   "method PyTorch expects is missing or misnamed (`make_params` and `transform` for a "
-                   "`v2.Transform`, `forward` for an `nn.Module`), or an operation got a dtype it does not "
-                   "support") from error
+        raise _not_implemented(error, answer) from error
     except Exception as error:  # whatever the learner's code raises is reported, not re-raised
         text = f"{type(error).__name__}: {error}"
-        extra = [hint for needle, hint in hints if needle in text]
+        extra = list(dict.fromkeys(hint for needle, hint in [*hints, *_DEVICE_HINTS] if needle in text))
         raise Hint(f"your code raised {text.strip()}" + (f". Hint: {' '.join(extra)}" if extra else "")) from error
     if returns and result is None:
         raise Hint("your function returned None: is a `return` missing?")
@@ -171,6 +189,8 @@ def number(value: Any, what: str) -> float:
     Returns:
         ``float(value)``.
     """
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()                                     # e.g. `.mean().numpy()`
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.integer, np.floating)):
         kind = f"a tensor of shape {tuple(value.shape)}" if isinstance(value, torch.Tensor) else type(value).__name__
         raise Hint(f"{what} should be a Python number, and is {kind}"

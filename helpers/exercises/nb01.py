@@ -47,8 +47,9 @@ def class_counts(answer: Any) -> str:
 def stratified_split(answer: Any) -> str:
     """``stratified_split(targets, val_fraction, seed) -> (train_indices, val_indices)``, every class's share kept."""
     g = torch.Generator().manual_seed(0)
-    labels = torch.tensor([0] * 40 + [1] * 25 + [2] * 10 + [3] * 13)    # 13 * 0.2 = 2.6: round gives 3
-    targets = [int(t) for t in labels[torch.randperm(88, generator=g)]]
+    # 13 * 0.2 = 2.6 and 11 * 0.2 = 2.2: round() gives 3 and 2, int() 2 and 2, ceil() 3 and 3
+    labels = torch.tensor([0] * 40 + [1] * 25 + [2] * 10 + [3] * 13 + [4] * 11)
+    targets = [int(t) for t in labels[torch.randperm(99, generator=g)]]
     sizes = Counter(targets)
     seen = []
     for seed in range(4):
@@ -56,17 +57,18 @@ def stratified_split(answer: Any) -> str:
         train, val = ([int(i) for i in part] for part in pair(got, "(train, val), two lists of indices"))
         expect(not set(train) & set(val), f"indices {sorted(set(train) & set(val))[:5]} are in both parts: "
                                           "each index goes to exactly one")
-        expect(sorted(train + val) == list(range(88)), "train and val together must hold every index 0..87 once; "
+        expect(sorted(train + val) == list(range(99)), "train and val together must hold every index 0..98 once; "
                                                        "these are indices into the dataset, not labels")
         expect(len(train) > len(val), f"train has {len(train)} indices and val {len(val)}: return (train, val), "
                                       "in that order")
-        for c, n in sizes.items():
-            in_val, want = sum(targets[i] == c for i in val), round(n * 0.2)
-            if abs(in_val - 0.2 * n) < 1 and in_val != want:
-                raise Hint(f"class {c} has {n} images and {in_val} of them in val; {n} x 0.2 = {0.2 * n:g}, which "
-                           f"rounds to {want}: use `round()`, not `int()` (which cuts the decimals off)")
-            expect(in_val == want, f"class {c} has {n} images and {in_val} of them in val (seed {seed}); 20 % is "
-                   f"{0.2 * n:g}, so {want}. Split each class's indices separately, then join them")
+        in_val = {c: sum(targets[i] == c for i in val) for c in sizes}
+        for c, n in sizes.items():                               # first: is every class's share about right?
+            expect(abs(in_val[c] - 0.2 * n) < 1, f"class {c} has {n} images and {in_val[c]} of them in val (seed "
+                   f"{seed}); 20 % is {0.2 * n:g}. Split each class's indices separately, then join them")
+        for c, n in sizes.items():                               # then: rounded as asked?
+            expect(in_val[c] == round(n * 0.2), f"class {c} has {n} images and {in_val[c]} of them in val; {n} x 0.2 "
+                   f"= {0.2 * n:g}, which rounds to {round(n * 0.2)}: use `round()`, not `int()` (which cuts the "
+                   "decimals off) or `math.ceil()` (which rounds up)")
         seen.append(sorted(val))
     again = pair(call(answer, list(targets), 0.2, 0), "(train, val)")
     expect(sorted(int(i) for i in again[1]) == seen[0], "the same seed gave a different split: draw with "

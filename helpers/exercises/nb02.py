@@ -74,7 +74,8 @@ def cifar_augment(answer: Any) -> str:
         raise Hint("zeros appeared at the border: that is constant padding. The exercise asks for "
                    "`padding_mode=\"reflect\"`, which mirrors the image instead")
     flipped = sum(f for *_, f in found)
-    expect(8 <= flipped <= 56, f"{flipped} of 64 draws were flipped: add `v2.RandomHorizontalFlip()` (p=0.5)")
+    expect(8 <= flipped <= 56, f"{flipped} of 64 draws were flipped: flip half of them, `v2.RandomHorizontalFlip()` "
+                               "(p=0.5 is its default)")
     offsets = {(dy, dx) for _, dy, dx, _ in found}
     expect(len(offsets) > 8, f"the draws came from only {len(offsets)} position(s): add `v2.RandomCrop(32, "
                              "padding=4, padding_mode=\"reflect\")`")
@@ -87,11 +88,15 @@ def cutout(answer: Any) -> str:
     """``Cutout(size)``: a ``v2.Transform`` that zeroes one random size x size square, the same in image and mask."""
     transform = call(answer, 6)
     holes = set()
-    for seed in range(24):
+    for seed in range(48):
         torch.manual_seed(seed)
         image = tv_tensors.Image(torch.full((3, 8, 9), 200, dtype=torch.uint8))
         mask = tv_tensors.Mask(torch.ones(8, 9, dtype=torch.uint8))
-        got = call(transform, image, mask)
+        got = call(transform, image, mask, hints=[("Mask", "`v2.functional` functions such as `erase` take images, "
+                                                   "not masks: cut the square by indexing, `out[..., top:top + size, "
+                                                   "left:left + size] = 0` on a clone.")])
+        expect(bool((image == 200).all()) and bool((mask == 1).all()), "the transform changed the tensors it was "
+               "given: cut the hole in a copy (`inpt.clone()`), the caller may still need the original")
         expect(isinstance(got, (tuple, list)) and len(got) == 2, "called with an image and a mask, the transform "
                                                                  "should return both (v2 does that for you)")
         new_image, new_mask = got
@@ -111,6 +116,10 @@ def cutout(answer: Any) -> str:
         holes.add((int(rows[0]), int(cols[0])))
     expect(len(holes) > 1, "the hole was in the same place every time: draw `top` and `left` with "
                            "`torch.randint` in `make_params`")
+    tops, lefts = {top for top, _ in holes}, {left for _, left in holes}
+    expect(tops == {0, 1, 2} and lefts == {0, 1, 2, 3}, f"on an 8 x 9 image a 6 x 6 hole can start at rows 0..2 and "
+           f"columns 0..3; yours started at rows {sorted(tops)}, columns {sorted(lefts)} over 48 draws. Draw `top` "
+           "from 0 to H - size inclusive: `torch.randint(0, H - size + 1, ())`")
     return "one draw in `make_params`, applied by `transform` to the image and the mask alike."
 
 

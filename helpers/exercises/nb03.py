@@ -35,6 +35,9 @@ def collate_center(answer: Any) -> str:
                        f"left = (W - w) // 2 = {left}")
         expect(found == (top, left), f"image {i} ({h}x{w}) starts at row {found[0]}, column {found[1]}; centred it "
                                      f"starts at ({top}, {left}): top = (H - h) // 2, left = (W - w) // 2")
+        padding = 3 * (10 * 14 - h * w)
+        expect(int((images[i] == 0).sum()) == padding, f"around image {i} there should be {padding} zeros of padding "
+                                                       f"and there are {int((images[i] == 0).sum())}: pad with 0")
     return "padded to the largest size, centred, labels as one int64 tensor."
 
 

@@ -58,6 +58,10 @@ def relu_means(answer: Any) -> str:
         handle.remove()
     got = call(answer, model, images.clone())
     expect(isinstance(got, dict), f"return a dict from each ReLU's name to its mean, not {type(got).__name__}")
+    if len(got) == 1 and len(names) > 1:
+        raise Hint(f"every hook wrote under one name, {list(got)}: a function defined in a loop sees the loop "
+                   "variable's last value when it runs. Bind it when the hook is made: `lambda m, i, out, name=name: "
+                   "...`, or `functools.partial`")
     expect(set(got) == set(names), f"the keys should be the ReLUs' names from `model.named_modules()`: {names}; "
                                    f"got {sorted(got)}")
     for name in names:

@@ -49,10 +49,10 @@ def adam_training_bytes(answer: Any) -> str:
                        (12 * n, "weights, gradients and one of Adam's two moments (it keeps `exp_avg` and "
                                 "`exp_avg_sq`)")]:
         if got == wrong:
-            raise Hint(f"{int(got):,} bytes counts {why}. Training with Adam holds four float32 numbers per "
+            raise Hint(f"{got:,.0f} bytes counts {why}. Training with Adam holds four float32 numbers per "
                        "parameter: weight, gradient, first and second moment")
     expect(got == 16 * n, f"the model has {n:,} parameters; with Adam that is 16 bytes each = {16 * n:,}, and you have "
-                          f"{int(got):,}" + (" (count `model.parameters()`, not the buffers)" if got > 16 * n else ""))
+                          f"{got:,g}" + (" (count `model.parameters()`, not the buffers)" if got > 16 * n else ""))
     return "16 bytes per parameter in float32 with Adam, before a single activation."
 
 
@@ -60,8 +60,8 @@ def accumulate_step(answer: Any) -> str:
     """``accumulate_step(model, micro_batches, loss_fn, optimizer)``: one step from k micro-batches = one big batch."""
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 3))
-    x, y = torch.randn(16, 6), torch.randint(0, 3, (16,))
-    micro = [(x[i:i + 4], y[i:i + 4]) for i in range(0, 16, 4)]
+    x, y = torch.randn(12, 6), torch.randint(0, 3, (12,))
+    micro = [(x[i:i + 4], y[i:i + 4]) for i in range(0, 12, 4)]   # k = 3 micro-batches of 4: k differs from 4
     loss_fn = nn.CrossEntropyLoss()
 
     def stepped(k_scale: float, only_last: bool = False, stale: bool = False) -> nn.Module:
@@ -79,23 +79,32 @@ def accumulate_step(answer: Any) -> str:
         p.grad = torch.full_like(p, 10.0)                        # left over from an earlier step
     sizes: list[int] = []
     mine.register_forward_pre_hook(lambda _m, args: sizes.append(len(args[0])))
+    backwards: list[bool] = []
+    next(mine.parameters()).register_post_accumulate_grad_hook(lambda _p: backwards.append(True))
     call(answer, mine, list(micro), loss_fn, torch.optim.SGD(mine.parameters(), lr=0.5), returns=False)
-    expect(sizes == [4, 4, 4, 4], f"the model saw batches of {sizes}: run each micro-batch of 4 through it on its "
+    expect(sizes == [4, 4, 4], f"the model saw batches of {sizes}: run each micro-batch of 4 through it on its "
                                   "own (that is what saves memory), and add up their gradients")
+    expect(len(backwards) == 3, f"`backward()` ran {len(backwards)} time(s) for 3 micro-batches: call it on each "
+                                "micro-batch's loss as soon as it is computed, which frees that micro-batch's graph "
+                                "(one backward on the summed losses keeps every graph in memory at once)")
 
     def same(net: nn.Module) -> bool:
         return all(torch.allclose(a, b, atol=1e-6) for a, b in zip(mine.parameters(), net.parameters(), strict=True))
 
     expect(not same(model), "the weights did not change: one `optimizer.step()` after the last micro-batch")
-    if same(stepped(4.0)):
-        raise Hint("the step is 4 times too large: each micro-batch's loss is a mean over 4 samples, and their "
-                   "gradients add up. Divide each loss by k (`loss / len(micro_batches)`) before `backward()`")
-    if same(stepped(0.25, only_last=True)) or same(stepped(1.0, only_last=True)):
+    if same(stepped(3.0)):
+        raise Hint("the step is 3 times too large: each micro-batch's loss is a mean over its samples, and the 3 "
+                   "micro-batches' gradients add up. Divide each loss by k (`loss / len(micro_batches)`) before "
+                   "`backward()`")
+    if same(stepped(3.0 / 4.0)):
+        raise Hint("you divided each loss by the micro-batch's size (4); divide by the number of micro-batches, "
+                   "k = 3: each loss is already a mean over its samples")
+    if same(stepped(1.0 / 3.0, only_last=True)) or same(stepped(1.0, only_last=True)):
         raise Hint("only the last micro-batch counted: `optimizer.zero_grad()` belongs before the loop, not inside it")
     if same(stepped(1.0, stale=True)):
         raise Hint("the gradients left from an earlier step were added in: call `optimizer.zero_grad()` once, "
                    "before the first micro-batch")
-    expect(same(stepped(1.0)), "the weights differ from one step on all 16 samples at once: zero_grad once, backward "
+    expect(same(stepped(1.0)), "the weights differ from one step on all 12 samples at once: zero_grad once, backward "
                                "on each `loss / k`, then one step")
     return "zero_grad, backward on loss / k for each micro-batch, one step: the big batch's update."
 

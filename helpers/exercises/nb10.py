@@ -26,6 +26,10 @@ def replace_head(answer: Any) -> str:
         expect(isinstance(got, nn.Module), f"return the model, not {type(got).__name__}")
         with torch.no_grad():
             out = call(got.eval(), x)
+        last = [m for m in got.modules() if isinstance(m, nn.Linear)][-1]
+        if last.out_features == 5 and last.weight.shape[0] == 1000:
+            raise Hint("setting `out_features` changes a number, not the weights (still 1000 rows): create a new "
+                       "layer, `nn.Linear(in_features, num_classes)`, and assign it over the old one")
         if out.shape == (2, 1000):
             raise Hint(f"{make.__name__} still gives 1000 logits: the new layer is not the one `forward` calls. "
                        "`add_module` (or a new attribute name) adds a layer that never runs; assign over the old one, "
@@ -61,14 +65,17 @@ def prepare_head_training(answer: Any) -> str:
     norms = {name: m for name, m in model.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)}
     before = {name: m.running_mean.clone() for name, m in norms.items() if m.running_mean is not None}
     model.train()                                                # what every training loop does each epoch
-    loss = model(torch.randn(4, 3, 32, 32) * 3 + 1).sum()
-    loss.backward()
+    out = call(model.cpu(), torch.randn(4, 3, 32, 32) * 3 + 1, hints=[("cannot be multiplied", "the new `fc` takes "
+               "`model.fc.in_features` inputs (512 for ResNet-18).")])
+    out.sum().backward()
     for name, m in norms.items():
         stats = (m.running_mean is not None and name in before and m.track_running_stats
                  and torch.equal(m.running_mean, before[name]))
         if not stats or m.training:
-            raise Hint(f"after `model.train()` and a forward pass, {name} {'is in train mode' if m.training else ''}"
-                       f"{' and ' if m.training and not stats else ''}{'' if stats else 'has new statistics'}: "
+            state = [part for part, bad in (("is in train mode", m.training),
+                                            ("does not track statistics", not m.track_running_stats),
+                                            ("has new statistics", m.track_running_stats and not stats)) if bad]
+            raise Hint(f"after `model.train()` and a forward pass, {name} {' and '.join(state)}: "
                        "`requires_grad_(False)` does not stop BatchNorm from normalising with each batch's "
                        "statistics and updating its running mean. Keep every frozen BatchNorm layer in eval mode "
                        "(`helpers.finetune.freeze` does it with a forward pre-hook)")
@@ -88,6 +95,9 @@ def imagenet_eval_transform(answer: Any) -> str:
            f"the output should be (3, 224, 224); got {getattr(got, 'shape', type(got).__name__)}")
     expect(got.dtype == torch.float32, f"the output is {got.dtype}; convert with `v2.ToDtype(torch.float32, "
                                        "scale=True)`")
+    if float(got.max()) > 20:
+        raise Hint(f"values up to {float(got.max()):.0f}: convert with `v2.ToDtype(torch.float32, scale=True)`, "
+                   "which divides `uint8` by 255, before `Normalize`")
     if 0 <= float(got.min()) and float(got.max()) <= 1:
         raise Hint("the values are in 0..1: the ImageNet weights expect `v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)` "
                    "after the conversion")

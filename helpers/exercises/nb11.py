@@ -26,11 +26,11 @@ class _Writer:
                     walltime: float | None = None) -> None:
         self.scalars.append((f"{main_tag} (through add_scalars, which writes one run folder per key)", 0.0, -1))
 
-    def flush(self) -> None:
-        """Nothing is buffered here."""
-
-    def close(self) -> None:
-        """Nothing to close."""
+    def __getattr__(self, name: str) -> Any:
+        """Any other writer method (``flush``, ``add_histogram``, ...) does nothing here."""
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return lambda *args, **kwargs: None
 
 
 def grad_norm_callback(answer: Any) -> str:
@@ -50,7 +50,9 @@ def grad_norm_callback(answer: Any) -> str:
         norms[step] = math.sqrt(sum(float(grad.pow(2).sum()) for grad in grads))
         summed[step] = sum(float(grad.norm()) for grad in grads)
         call(callback.on_batch_end, step, torch.tensor(1.0), 8, 0.01, returns=False,
-             hints=[("NoneType", "a frozen parameter has no gradient (`p.grad is None`): leave it out.")])
+             hints=[("NoneType", "a frozen parameter has no gradient (`p.grad is None`): leave it out."),
+                    ("supposed to be defined", "a frozen parameter has no gradient (`p.grad is None`): leave it "
+                     "out.")])
     expect(bool(writer.scalars), "nothing was logged: call `writer.add_scalar(\"grads/norm\", norm, step)`")
     tags = {tag for tag, _, _ in writer.scalars}
     expect(tags == {"grads/norm"}, f"log under the tag 'grads/norm'; you used {sorted(tags)}")
@@ -62,7 +64,8 @@ def grad_norm_callback(answer: Any) -> str:
     for _, value, step in writer.scalars:
         if math.isclose(value, summed[step], rel_tol=1e-4):
             raise Hint("you added the parameters' norms. The total norm is the square root of the sum of squares "
-                       "over all gradients: `torch.nn.utils.get_total_norm([p.grad for p in ...])`")
+                       "over all gradients: `torch.nn.utils.get_total_norm([p.grad for p in model.parameters() "
+                       "if p.grad is not None])`")
         expect(math.isclose(value, norms[step], rel_tol=1e-4), f"at step {step} the total gradient norm is "
                f"{norms[step]:.4f}, and you logged {value:.4f}")
     return "the total norm over all parameters' gradients, every N steps, at the global step."
