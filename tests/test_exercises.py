@@ -15,8 +15,6 @@ import json
 import re
 from pathlib import Path
 
-import nbclient
-import nbformat
 import pytest
 import torch
 
@@ -243,6 +241,8 @@ def test_the_committed_notebook_shows_every_exercise_unanswered(nb):
 
 def solved_notebook() -> dict:
     """A notebook that does what a learner does: each solution typed into its stub's place, then the check run."""
+    import nbformat
+
     cells = [nbformat.v4.new_code_cell("from helpers.exercises import check_exercise"),
              # an unanswered stub in one cell, used by an answer in another: not the stub's own "not answered"
              nbformat.v4.new_code_cell("def pixel_stats(images):\n    raise NotImplementedError  # your code here"),
@@ -264,6 +264,8 @@ def solved_notebook() -> dict:
 def test_in_a_kernel_every_solution_typed_into_its_notebook_is_correct():
     """Code defined in notebook cells (the kernel names their files) is checked as in a module: stubs are
     "not answered", another cell's stub is named, and every solution typed in is correct."""
+    import nbclient
+
     nb = solved_notebook()
     nbclient.NotebookClient(nb, timeout=120, resources={"metadata": {"path": str(ROOT)}}).execute()
     shown = [o["data"]["text/plain"] for cell in nb.cells for o in cell.get("outputs", [])
@@ -273,3 +275,31 @@ def test_in_a_kernel_every_solution_typed_into_its_notebook_is_correct():
     assert "`pixel_stats`, which your code calls, still raises NotImplementedError" in shown[1]
     solved = shown[2:]
     assert all("✔ correct" in text for text in solved), [text for text in solved if "✔ correct" not in text]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA: answers that move the model to a GPU")
+def test_answers_that_use_the_gpu_are_checked_like_cpu_ones():
+    """On a GPU machine a learner moves models to the device; the checks compare on the CPU and restore CUDA's RNG."""
+    cuda = torch.device("cuda")
+
+    def load_then_move(path, model):
+        epoch = SOLUTIONS["09.1"](path, model)
+        model.to(cuda)
+        return epoch
+
+    def freeze_then_move(model, num_classes, lr):
+        optimizer = SOLUTIONS["10.2"](model, num_classes, lr)
+        model.to(cuda)
+        return optimizer
+
+    def accuracy_drawing_on_the_gpu(logits, targets):
+        torch.rand(3, device=cuda)
+        return SOLUTIONS["00.1"](logits, targets)
+
+    assert check_exercise("09.1", load_then_move)
+    assert check_exercise("10.2", freeze_then_move)
+    torch.cuda.manual_seed(5)
+    expected = torch.rand(2, device=cuda)
+    torch.cuda.manual_seed(5)
+    assert check_exercise("00.1", accuracy_drawing_on_the_gpu)
+    assert torch.equal(torch.rand(2, device=cuda), expected)

@@ -63,14 +63,15 @@ def prepare_head_training(answer: Any) -> str:
     expect(len(held) == 2 and all(p.requires_grad for p in held), f"the optimizer holds {len(held)} tensors: give it "
            "only the trainable ones, `[p for p in model.parameters() if p.requires_grad]`")
     norms = {name: m for name, m in model.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)}
-    before = {name: m.running_mean.clone() for name, m in norms.items() if m.running_mean is not None}
+    # On the CPU, where the check runs the model (the answer may have moved it to a GPU).
+    before = {name: m.running_mean.detach().cpu().clone() for name, m in norms.items() if m.running_mean is not None}
     model.train()                                                # what every training loop does each epoch
     out = call(model.cpu(), torch.randn(4, 3, 32, 32) * 3 + 1, hints=[("cannot be multiplied", "the new `fc` takes "
                "`model.fc.in_features` inputs (512 for ResNet-18).")])
     out.sum().backward()
     for name, m in norms.items():
         stats = (m.running_mean is not None and name in before and m.track_running_stats
-                 and torch.equal(m.running_mean, before[name]))
+                 and torch.equal(m.running_mean.cpu(), before[name]))
         if not stats or m.training:
             state = [part for part, bad in (("is in train mode", m.training),
                                             ("does not track statistics", not m.track_running_stats),
