@@ -69,12 +69,9 @@ def _collate_first_size(samples):
 
 def _collate_pad_minus_one(samples):
     images, labels = collate_center(samples)
-    filled = torch.full_like(images, -1.0)
-    for i, (image, _) in enumerate(samples):                     # the same placement, on -1 instead of 0
-        h, w = image.shape[1:]
-        top, left = (images.shape[2] - h) // 2, (images.shape[3] - w) // 2
-        filled[i, :, top:top + h, left:left + w] = image
-    return filled, labels
+    covered, _ = collate_center([(torch.ones_like(image), label) for image, label in samples])
+    images[covered == 0] = -1.0                                  # the same placement, padded with -1 instead of 0
+    return images, labels
 
 
 MISTAKES = {
